@@ -1,0 +1,461 @@
+"""The ``sciseek`` command line.
+
+Exit codes: 0 success, 2 bad usage or bad input, 1 any other failure. Errors are one line on
+stderr; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import traceback
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tqdm import tqdm
+
+from . import __version__
+from .engine import DEFAULT_MODE, MAX_K, MODES, Engine, default_data_dir
+from .papers import Filters, InvalidPaper, Paper
+from .readers import FORMATS, ReadError, UnreadableSource, read_papers
+
+BATCH = 2000
+ERROR_CAP = 20
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: exit code 2."""
+
+
+def _progress(total: int | None, desc: str, unit: str = "paper") -> tqdm:
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=not sys.stderr.isatty(),
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+    )
+
+
+def _engine(args: argparse.Namespace) -> Engine:
+    return Engine.open(args.data_dir or default_data_dir())
+
+
+def _filters(args: argparse.Namespace) -> Filters | None:
+    try:
+        f = Filters(
+            date_from=args.date_from,
+            date_to=args.date_to,
+            categories=tuple(args.category or ()),
+            authors=tuple(args.author or ()),
+        )
+    except InvalidPaper as e:
+        raise UsageError(str(e)) from None
+    return f or None
+
+
+# -- index ---------------------------------------------------------------------------------
+
+
+class _ErrorPrinter:
+    def __init__(self, cap: int = ERROR_CAP):
+        self.cap = cap
+        self.count = 0
+        self.reasons: Counter[str] = Counter()
+
+    def __call__(self, error: ReadError | str) -> None:
+        self.count += 1
+        if isinstance(error, ReadError):
+            self.reasons[error.reason.split(" (")[0].split(":")[0]] += 1
+        if self.count <= self.cap:
+            tqdm.write(f"error: {error}", file=sys.stderr)
+
+    def finish(self) -> None:
+        if self.count > self.cap:
+            print(f"error: ... and {self.count - self.cap} more bad records", file=sys.stderr)
+
+
+def _validate_all(paths: Sequence[str], fmt: str, errors: _ErrorPrinter) -> int:
+    valid = 0
+    for path in paths:
+        try:
+            for item in read_papers(path, fmt):
+                if isinstance(item, ReadError):
+                    errors(item)
+                else:
+                    valid += 1
+        except UnreadableSource as e:
+            errors(str(e))
+    return valid
+
+
+def _index_file(
+    engine: Engine,
+    path: str,
+    fmt: str,
+    errors: _ErrorPrinter,
+    seen: set[str],
+    bar: tqdm,
+    verbose: bool,
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    batch: list[Paper] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        result = engine.add(batch)
+        counts["new"] += result.inserted
+        counts["updated"] += result.updated
+        counts["unchanged"] += result.unchanged
+        bar.update(len(batch))
+        if verbose:
+            tqdm.write(
+                f"committed {len(batch)} papers from {path} (store generation {result.generation})",
+                file=sys.stderr,
+            )
+        batch.clear()
+
+    for item in read_papers(path, fmt):
+        counts["read"] += 1
+        if isinstance(item, ReadError):
+            counts["skipped"] += 1
+            errors(item)
+            continue
+        if item.id in seen:
+            counts["duplicates"] += 1
+        seen.add(item.id)
+        batch.append(item)
+        if len(batch) >= BATCH:
+            flush()
+    flush()
+    return counts
+
+
+def index_paths(
+    engine: Engine,
+    paths: Sequence[str],
+    fmt: str = "auto",
+    *,
+    strict: bool = False,
+    verbose: bool = False,
+) -> int:
+    """Index paper files into ``engine`` with a per-file summary; returns the exit code."""
+    errors = _ErrorPrinter()
+    if strict:
+        valid = _validate_all(paths, fmt, errors)
+        errors.finish()
+        if errors.count:
+            print(
+                f"aborted (--strict): {errors.count} bad records; nothing was written",
+                file=sys.stderr,
+            )
+            return 2
+        if not valid:
+            print("error: no valid papers found", file=sys.stderr)
+            return 2
+    totals: Counter[str] = Counter()
+    unusable = False
+    seen: set[str] = set()
+    with _progress(None, "indexing") as bar:
+        for path in paths:
+            try:
+                counts = _index_file(engine, path, fmt, errors, seen, bar, verbose)
+            except UnreadableSource as e:
+                errors(str(e))
+                unusable = True
+                continue
+            if not counts["read"]:
+                tqdm.write(f"error: {path}: no papers found (empty file)", file=sys.stderr)
+            indexed = counts["new"] + counts["updated"] + counts["unchanged"]
+            line = (
+                f"{path}: read {counts['read']} records, indexed {indexed} "
+                f"({counts['new']} new, {counts['updated']} updated, "
+                f"{counts['unchanged']} unchanged), skipped {counts['skipped']}"
+            )
+            if counts["duplicates"]:
+                line += f", {counts['duplicates']} duplicate ids (last one kept)"
+            tqdm.write(line, file=sys.stdout)
+            totals.update(counts)
+    errors.finish()
+    if errors.reasons:
+        reasons = ", ".join(f"{n} {r}" for r, n in errors.reasons.most_common())
+        print(f"skipped records by reason: {reasons}", file=sys.stderr)
+    valid = totals["new"] + totals["updated"] + totals["unchanged"]
+    print(f"store now holds {engine.store.count()} papers")
+    if not valid:
+        print("error: no valid papers found", file=sys.stderr)
+        return 2
+    return 2 if unusable else 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        return index_paths(
+            engine, args.paths, args.format, strict=args.strict, verbose=args.verbose
+        )
+
+
+# -- search, get, delete, stats ------------------------------------------------------------
+
+
+def _print_hits(hits: list) -> None:
+    out = sys.stdout
+    if not hits:
+        print("no results", file=out)
+    for rank, hit in enumerate(hits, 1):
+        p = hit.paper
+        print(f"{rank:3d}. [{hit.score:7.3f}] {p.id}  {p.title}", file=out)
+        meta = [
+            ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else ""),
+            p.published or "",
+            " ".join(p.categories[:4]),
+        ]
+        print("      " + " | ".join(m for m in meta if m), file=out)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    query = " ".join(args.query).strip()
+    if not query:
+        raise UsageError("empty query")
+    filters = _filters(args)
+    with _engine(args) as engine:
+        hits = engine.search(query, mode=args.mode, k=args.k, filters=filters)
+    if args.json:
+        print(
+            json.dumps(
+                {"query": query, "mode": args.mode, "hits": [h.to_dict() for h in hits]},
+                ensure_ascii=False,
+            )
+        )
+    else:
+        _print_hits(hits)
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        paper = engine.get(args.id)
+    if paper is None:
+        raise UsageError(f"no paper with id {args.id!r}")
+    print(json.dumps(paper.to_dict(), ensure_ascii=False, indent=None if args.json else 2))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        deleted = engine.delete(args.ids)
+    missing = [i for i in dict.fromkeys(args.ids) if i not in set(deleted)]
+    print(f"deleted {len(deleted)} papers")
+    for pid in missing:
+        print(f"warning: no paper with id {pid!r}", file=sys.stderr)
+    if not deleted:
+        raise UsageError("none of the given ids exist")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        stats = engine.stats()
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        lex = stats["lexical"]
+        print(f"data dir:      {stats['data_dir']}")
+        print(f"papers:        {stats['papers']}")
+        print(
+            f"lexical index: {lex['documents']} papers, generation {lex['generation']}"
+            f" ({'up to date' if lex['up_to_date'] else 'behind the store'})"
+        )
+    return 0
+
+
+# -- eval, demo ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _eval_dir(data_dir: str | None) -> Iterator[Path]:
+    if data_dir:
+        yield Path(data_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="sciseek-eval-") as tmp:
+            yield Path(tmp)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from .evaluation import evaluate, load_dataset
+
+    dataset = load_dataset(args.dataset, args.split)
+    with _eval_dir(args.data_dir) as data_dir, Engine.open(data_dir) as engine:
+        papers = []
+        bad = 0
+        for item in read_papers(dataset.corpus, "beir"):
+            if isinstance(item, ReadError):
+                bad += 1
+                print(f"warning: {item}", file=sys.stderr)
+            else:
+                papers.append(item)
+        with _progress(len(papers), f"indexing {dataset.name}") as bar:
+            for start in range(0, len(papers), 10 * BATCH):
+                engine.add(papers[start : start + 10 * BATCH])
+                bar.update(min(10 * BATCH, len(papers) - start))
+        with _progress(len(dataset.queries), "queries", unit="query") as bar:
+            result = evaluate(engine, dataset, args.mode, progress=bar.update)
+    result.extra = {"split": args.split, "documents": len(papers)}
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(
+            f"{dataset.name} ({args.split}, {result.queries} queries, {len(papers)} documents,"
+            f" mode {args.mode})"
+        )
+        for name, value in result.metrics.items():
+            print(f"  {name:<11} {value:.4f}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    if not args.file:
+        raise UsageError(
+            "sciseek demo needs a paper file for now: sciseek demo --file "
+            "PAPERS.jsonl[.gz] (JSONL, BEIR, arXiv metadata or CSV)"
+        )
+    data_dir = Path(args.data_dir or default_data_dir())
+    with Engine.open(data_dir) as engine:
+        code = index_paths(engine, [args.file], "auto")
+        if code:
+            return code
+        query = "retrieval augmented generation for question answering"
+        hits = engine.search(query, k=5)
+        print(f"\nsample search: {query!r}")
+        _print_hits(hits)
+    where = "" if args.data_dir is None else f" --data-dir {data_dir}"
+    print(f"\nready: {data_dir.resolve()}\ntry:   sciseek search 'your question'{where}")
+    return 0
+
+
+# -- parser --------------------------------------------------------------------------------
+
+
+def _k(value: str) -> int:
+    try:
+        k = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_K}")
+    return k
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sciseek command."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="data directory (default: $SCISEEK_HOME or ./sciseek-data)",
+    )
+    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+
+    parser = argparse.ArgumentParser(
+        prog="sciseek", description="Search engine for scientific papers.", parents=[common]
+    )
+    parser.add_argument("--version", action="version", version=f"sciseek {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "index",
+        parents=[common],
+        help="add paper files to the data dir",
+        description="Add papers from files (JSONL, BEIR corpus, arXiv metadata "
+        "JSON lines or CSV; .gz allowed). Bad records are reported with file "
+        "and line and skipped; records with a known id replace the old one.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=FORMATS, default="auto")
+    p.add_argument(
+        "--strict", action="store_true", help="abort without writing anything if any record is bad"
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="print a line for every committed batch"
+    )
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "search",
+        parents=[common],
+        help="search the papers",
+        description="Search with keywords, a title, an id or a question.",
+    )
+    p.add_argument("query", nargs="+")
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
+    p.add_argument("-k", type=_k, default=10, help=f"number of results (1..{MAX_K})")
+    p.add_argument("--from", dest="date_from", metavar="DATE", help="published on/after")
+    p.add_argument("--to", dest="date_to", metavar="DATE", help="published on/before")
+    p.add_argument("--category", action="append", help="restrict to a category (repeatable)")
+    p.add_argument("--author", action="append", help="restrict to an author (repeatable)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser("get", parents=[common], help="print one paper as JSON")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="one line of JSON")
+    p.set_defaults(func=cmd_get)
+
+    p = sub.add_parser("delete", parents=[common], help="delete papers by id")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("stats", parents=[common], help="counts and index state")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="IR metrics on a BEIR-format dataset",
+        description="Index a BEIR-format dataset into a temporary data dir (or "
+        "--data-dir), run its judged queries and print nDCG@10, Recall@100, "
+        "MRR@10 and Recall@5 (trec_eval definitions).",
+    )
+    p.add_argument("dataset", metavar="DATASET_DIR")
+    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
+    p.add_argument("--split", default="test", help="qrels split to evaluate (test, train, dev)")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("demo", parents=[common], help="index papers and show a sample search")
+    p.add_argument("--file", help="paper file to index")
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``sciseek`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, UnreadableSource, InvalidPaper, NotADirectoryError) as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - the contract: one line, exit 1
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {type(e).__name__}: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

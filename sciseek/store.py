@@ -1,0 +1,263 @@
+"""The paper store: one SQLite file (WAL mode), the source of truth every index derives from.
+
+Every write transaction advances a *generation* counter. Each paper row carries the generation
+that last changed it and each delete leaves a tombstone with its generation, so an index that
+remembers the generation it reflects can catch up with exactly the changes it missed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .papers import Paper
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS papers (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    abstract TEXT NOT NULL,
+    authors TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    published TEXT,
+    url TEXT,
+    extra TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    added TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS papers_seq ON papers(seq);
+CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
+CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones(seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+_COLUMNS = "rowid, id, title, abstract, authors, categories, published, url, extra"
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What one upsert did."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    generation: int
+
+
+def _digest(p: Paper) -> str:
+    payload = json.dumps(p.to_dict(), sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _row_to_paper(row: tuple) -> Paper:
+    _, pid, title, abstract, authors, categories, published, url, extra = row
+    return Paper(
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=json.loads(authors),
+        categories=json.loads(categories),
+        published=published,
+        url=url,
+        extra=json.loads(extra),
+    )
+
+
+class Store:
+    """Papers in SQLite: upsert by id, real deletes, reads in batches, a change generation."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, timeout=60, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        if row is None:
+            with self._write() as db:
+                db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES('store_id', ?)",
+                    (uuid.uuid4().hex,),
+                )
+            row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        self.store_id: str = row[0]
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    # -- transactions --------------------------------------------------------------------
+
+    class _Txn:
+        def __init__(self, store: Store):
+            self.store = store
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.store._lock.acquire()
+            self.store._db.execute("BEGIN IMMEDIATE")
+            return self.store._db
+
+        def __exit__(self, exc_type, exc, tb) -> None:
+            try:
+                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.store._lock.release()
+
+    def _write(self) -> Store._Txn:
+        return Store._Txn(self)
+
+    def _next_generation(self, db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        gen = (int(row[0]) if row else 0) + 1
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('generation', ?)", (str(gen),))
+        return gen
+
+    # -- writes --------------------------------------------------------------------------
+
+    def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
+        """Insert or replace papers by id in one transaction; identical records are left alone."""
+        batch = {p.id: p for p in papers}  # last one wins within a batch
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        inserted = updated = unchanged = 0
+        with self._write() as db:
+            gen = self._next_generation(db)
+            for p in batch.values():
+                digest = _digest(p)
+                row = db.execute("SELECT digest FROM papers WHERE id=?", (p.id,)).fetchone()
+                if row and row[0] == digest:
+                    unchanged += 1
+                    continue
+                values = (
+                    p.title,
+                    p.abstract,
+                    json.dumps(p.authors, ensure_ascii=False),
+                    json.dumps(p.categories, ensure_ascii=False),
+                    p.published,
+                    p.url,
+                    json.dumps(p.extra, ensure_ascii=False),
+                    digest,
+                    gen,
+                )
+                if row:
+                    db.execute(
+                        "UPDATE papers SET title=?, abstract=?, authors=?, categories=?, "
+                        "published=?, url=?, extra=?, digest=?, seq=? WHERE id=?",
+                        (*values, p.id),
+                    )
+                    updated += 1
+                else:
+                    db.execute(
+                        "INSERT INTO papers(title, abstract, authors, categories, published, url,"
+                        " extra, digest, seq, added, id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        (*values, now, p.id),
+                    )
+                    db.execute("DELETE FROM tombstones WHERE id=?", (p.id,))
+                    inserted += 1
+        return UpsertResult(inserted, updated, unchanged, gen)
+
+    def delete(self, ids: Iterable[str]) -> list[str]:
+        """Delete papers by id in one transaction; returns the ids that existed."""
+        deleted = []
+        with self._write() as db:
+            gen = self._next_generation(db)
+            for pid in dict.fromkeys(ids):
+                if db.execute("DELETE FROM papers WHERE id=?", (pid,)).rowcount:
+                    db.execute(
+                        "INSERT OR REPLACE INTO tombstones(id, seq) VALUES (?, ?)", (pid, gen)
+                    )
+                    deleted.append(pid)
+        return deleted
+
+    # -- reads ---------------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """The number of write transactions ever committed to this store."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self) -> int:
+        """Number of papers."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+
+    def get(self, paper_id: str) -> Paper | None:
+        """The paper with this id, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM papers WHERE id=?", (paper_id,)
+            ).fetchone()
+        return _row_to_paper(row) if row else None
+
+    def get_by_rowids(self, rowids: list[int]) -> dict[int, Paper]:
+        """Papers keyed by their row id (the key the indexes store)."""
+        out: dict[int, Paper] = {}
+        with self._lock:
+            for start in range(0, len(rowids), 500):
+                chunk = rowids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self._db.execute(
+                    f"SELECT {_COLUMNS} FROM papers WHERE rowid IN ({marks})", chunk
+                ):
+                    out[row[0]] = _row_to_paper(row)
+        return out
+
+    def ids_by_rowids(self, rowids: list[int]) -> dict[int, str]:
+        """Paper ids keyed by row id."""
+        out: dict[int, str] = {}
+        with self._lock:
+            for start in range(0, len(rowids), 500):
+                chunk = rowids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                out.update(
+                    self._db.execute(
+                        f"SELECT rowid, id FROM papers WHERE rowid IN ({marks})", chunk
+                    )
+                )
+        return out
+
+    def iter_batches(
+        self, batch_size: int = 1000, since: int = 0
+    ) -> Iterator[list[tuple[int, Paper]]]:
+        """(row id, paper) pairs changed after generation ``since`` (all papers for 0)."""
+        last = -1
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS} FROM papers WHERE seq > ? AND rowid > ? "
+                    "ORDER BY rowid LIMIT ?",
+                    (since, last, batch_size),
+                ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [(row[0], _row_to_paper(row)) for row in rows]
+
+    def deleted_since(self, since: int) -> list[str]:
+        """Ids deleted after generation ``since`` (and not re-added)."""
+        with self._lock:
+            return [
+                r[0] for r in self._db.execute("SELECT id FROM tombstones WHERE seq > ?", (since,))
+            ]
+
+    def changed_count(self, since: int) -> int:
+        """Number of papers written after generation ``since``."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT COUNT(*) FROM papers WHERE seq > ?", (since,)
+            ).fetchone()[0]
