@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import tempfile
 import traceback
@@ -19,11 +20,15 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import __version__
+from .encoder import ModelNotFound
 from .engine import DEFAULT_MODE, MAX_K, MODES, Engine, default_data_dir
+from .fusion import FUSIONS
 from .papers import Filters, InvalidPaper, Paper
 from .readers import FORMATS, ReadError, UnreadableSource, read_papers
+from .vectors import ModelMismatch
 
 BATCH = 2000
+RETRIEVERS = ("bm25", "dense", "sparse")
 ERROR_CAP = 20
 
 
@@ -43,8 +48,35 @@ def _progress(total: int | None, desc: str, unit: str = "paper") -> tqdm:
     )
 
 
-def _engine(args: argparse.Namespace) -> Engine:
-    return Engine.open(args.data_dir or default_data_dir())
+def _engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Engine:
+    engine = Engine.open(
+        data_dir or args.data_dir or default_data_dir(), model=getattr(args, "model", None)
+    )
+    if getattr(args, "fusion", None):
+        engine.fusion = args.fusion
+    if getattr(args, "weights", None):
+        engine.weights = args.weights
+    return engine
+
+
+def _weights(value: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for part in value.split(","):
+        name, _, number = part.partition("=")
+        name = name.strip()
+        if name not in RETRIEVERS:
+            raise argparse.ArgumentTypeError(
+                f"unknown retriever {name!r}; use {', '.join(RETRIEVERS)}"
+            )
+        try:
+            weights[name] = float(number)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"weight of {name} is not a number") from None
+        if weights[name] < 0:
+            raise argparse.ArgumentTypeError("weights must not be negative")
+    if not any(weights.values()):
+        raise argparse.ArgumentTypeError("at least one weight must be positive")
+    return weights
 
 
 def _filters(args: argparse.Namespace) -> Filters | None:
@@ -103,6 +135,7 @@ def _index_file(
     seen: set[str],
     bar: tqdm,
     verbose: bool,
+    batch_size: int,
 ) -> Counter[str]:
     counts: Counter[str] = Counter()
     batch: list[Paper] = []
@@ -110,11 +143,17 @@ def _index_file(
     def flush() -> None:
         if not batch:
             return
-        result = engine.add(batch)
+        encoded = [0]
+
+        def progress(n: int) -> None:
+            encoded[0] += n
+            bar.update(n)
+
+        result = engine.add(batch, progress)
         counts["new"] += result.inserted
         counts["updated"] += result.updated
         counts["unchanged"] += result.unchanged
-        bar.update(len(batch))
+        bar.update(max(0, len(batch) - encoded[0]))
         if verbose:
             tqdm.write(
                 f"committed {len(batch)} papers from {path} (store generation {result.generation})",
@@ -132,7 +171,7 @@ def _index_file(
             counts["duplicates"] += 1
         seen.add(item.id)
         batch.append(item)
-        if len(batch) >= BATCH:
+        if len(batch) >= batch_size:
             flush()
     flush()
     return counts
@@ -145,6 +184,7 @@ def index_paths(
     *,
     strict: bool = False,
     verbose: bool = False,
+    batch_size: int = BATCH,
 ) -> int:
     """Index paper files into ``engine`` with a per-file summary; returns the exit code."""
     errors = _ErrorPrinter()
@@ -166,7 +206,7 @@ def index_paths(
     with _progress(None, "indexing") as bar:
         for path in paths:
             try:
-                counts = _index_file(engine, path, fmt, errors, seen, bar, verbose)
+                counts = _index_file(engine, path, fmt, errors, seen, bar, verbose, batch_size)
             except UnreadableSource as e:
                 errors(str(e))
                 unusable = True
@@ -198,7 +238,12 @@ def index_paths(
 def cmd_index(args: argparse.Namespace) -> int:
     with _engine(args) as engine:
         return index_paths(
-            engine, args.paths, args.format, strict=args.strict, verbose=args.verbose
+            engine,
+            args.paths,
+            args.format,
+            strict=args.strict,
+            verbose=args.verbose,
+            batch_size=args.batch_size,
         )
 
 
@@ -236,6 +281,33 @@ def cmd_search(args: argparse.Namespace) -> int:
         )
     else:
         _print_hits(hits)
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    filters = _filters(args)
+    with _engine(args) as engine:
+        if engine.get(args.id) is None:
+            raise UsageError(f"no paper with id {args.id!r}")
+        hits = engine.similar(args.id, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps({"id": args.id, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+    else:
+        _print_hits(hits)
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir or default_data_dir())
+    dense_dir = data_dir / "dense"
+    if dense_dir.exists():
+        shutil.rmtree(dense_dir)
+    with _engine(args, data_dir) as engine, _progress(engine.store.count(), "encoding") as bar:
+        engine.sync(bar.update)
+        stats = engine.stats()
+    print(
+        f"dense index rebuilt with {stats['dense']['model']}: {stats['dense']['documents']} papers"
+    )
     return 0
 
 
@@ -292,22 +364,25 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from .evaluation import evaluate, load_dataset
 
     dataset = load_dataset(args.dataset, args.split)
-    with _eval_dir(args.data_dir) as data_dir, Engine.open(data_dir) as engine:
+    with _eval_dir(args.data_dir) as data_dir, _engine(args, data_dir) as engine:
         papers = []
-        bad = 0
         for item in read_papers(dataset.corpus, "beir"):
             if isinstance(item, ReadError):
-                bad += 1
                 print(f"warning: {item}", file=sys.stderr)
             else:
                 papers.append(item)
+        uses_dense = args.mode in ("dense", "hybrid")
         with _progress(len(papers), f"indexing {dataset.name}") as bar:
-            for start in range(0, len(papers), 10 * BATCH):
-                engine.add(papers[start : start + 10 * BATCH])
-                bar.update(min(10 * BATCH, len(papers) - start))
+            engine.add(papers, bar.update if uses_dense else None, dense=uses_dense)
+            bar.update(len(papers) - bar.n)
         with _progress(len(dataset.queries), "queries", unit="query") as bar:
             result = evaluate(engine, dataset, args.mode, progress=bar.update)
-    result.extra = {"split": args.split, "documents": len(papers)}
+        result.extra = {"split": args.split, "documents": len(papers)}
+        if uses_dense:
+            result.extra["model"] = engine.dense.model_name
+        if args.mode == "hybrid":
+            result.extra["fusion"] = engine.fusion
+            result.extra["weights"] = engine.weights
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -343,6 +418,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------------
 
 
+def _positive(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return n
+
+
 def _k(value: str) -> int:
     try:
         k = int(value)
@@ -362,6 +447,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="data directory (default: $SCISEEK_HOME or ./sciseek-data)",
     )
     common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    model = argparse.ArgumentParser(add_help=False)
+    model.add_argument(
+        "--model",
+        metavar="NAME|DIR",
+        help="dense encoder: 'minilm' (default, bundled), 'mpnet' (extra packages) or a local "
+        "sentence-transformers folder; default: the one the data dir was built with",
+    )
+    retrieval = argparse.ArgumentParser(add_help=False, parents=[model])
+    retrieval.add_argument(
+        "--mode", choices=MODES, default=DEFAULT_MODE, help=f"retriever (default {DEFAULT_MODE})"
+    )
+    retrieval.add_argument(
+        "--fusion",
+        choices=FUSIONS,
+        help="hybrid fusion: normalised scores (minmax, zscore) or reciprocal ranks (rrf)",
+    )
+    retrieval.add_argument(
+        "--weights",
+        type=_weights,
+        metavar="NAME=W,...",
+        help="hybrid weights, e.g. bm25=0.5,dense=0.5 (sparse too)",
+    )
+    filters = argparse.ArgumentParser(add_help=False)
+    filters.add_argument("--from", dest="date_from", metavar="DATE", help="published on/after")
+    filters.add_argument("--to", dest="date_to", metavar="DATE", help="published on/before")
+    filters.add_argument(
+        "--category", action="append", help="restrict to a category (repeatable: any of them)"
+    )
+    filters.add_argument(
+        "--author", action="append", help="restrict to an author (repeatable: all of them)"
+    )
 
     parser = argparse.ArgumentParser(
         prog="sciseek", description="Search engine for scientific papers.", parents=[common]
@@ -371,7 +487,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "index",
-        parents=[common],
+        parents=[common, model],
         help="add paper files to the data dir",
         description="Add papers from files (JSONL, BEIR corpus, arXiv metadata "
         "JSON lines or CSV; .gz allowed). Bad records are reported with file "
@@ -385,23 +501,46 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-v", "--verbose", action="store_true", help="print a line for every committed batch"
     )
+    p.add_argument(
+        "--batch-size",
+        type=_positive,
+        default=BATCH,
+        metavar="N",
+        help=f"papers committed together (default {BATCH}); a crash loses at most one batch",
+    )
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser(
         "search",
-        parents=[common],
+        parents=[common, retrieval, filters],
         help="search the papers",
-        description="Search with keywords, a title, an id or a question.",
+        description="Search with keywords, a title, an id or a question. The default hybrid "
+        "mode fuses BM25 and dense (embedding) retrieval.",
     )
     p.add_argument("query", nargs="+")
-    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
     p.add_argument("-k", type=_k, default=10, help=f"number of results (1..{MAX_K})")
-    p.add_argument("--from", dest="date_from", metavar="DATE", help="published on/after")
-    p.add_argument("--to", dest="date_to", metavar="DATE", help="published on/before")
-    p.add_argument("--category", action="append", help="restrict to a category (repeatable)")
-    p.add_argument("--author", action="append", help="restrict to an author (repeatable)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "similar",
+        parents=[common, model, filters],
+        help="papers nearest to a paper by embedding",
+        description="The papers closest to ID in the dense embedding space (ID excluded).",
+    )
+    p.add_argument("id")
+    p.add_argument("-k", type=_k, default=10, help=f"number of results (1..{MAX_K})")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser(
+        "reindex",
+        parents=[common, model],
+        help="rebuild the dense index (e.g. with another --model)",
+        description="Drop the dense index and encode every paper again with --model "
+        "(default: minilm).",
+    )
+    p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("get", parents=[common], help="print one paper as JSON")
     p.add_argument("id")
@@ -418,14 +557,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "eval",
-        parents=[common],
+        parents=[common, retrieval],
         help="IR metrics on a BEIR-format dataset",
         description="Index a BEIR-format dataset into a temporary data dir (or "
         "--data-dir), run its judged queries and print nDCG@10, Recall@100, "
         "MRR@10 and Recall@5 (trec_eval definitions).",
     )
     p.add_argument("dataset", metavar="DATASET_DIR")
-    p.add_argument("--mode", choices=MODES, default=DEFAULT_MODE)
     p.add_argument("--split", default="test", help="qrels split to evaluate (test, train, dev)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(func=cmd_eval)
@@ -445,7 +583,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (UsageError, UnreadableSource, InvalidPaper, NotADirectoryError) as e:
+    except (
+        UsageError,
+        UnreadableSource,
+        InvalidPaper,
+        NotADirectoryError,
+        ModelNotFound,
+        ModelMismatch,
+    ) as e:
         if args.debug:
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .lexical import LexicalIndex
-from .papers import Filters, Paper
-from .store import Store, UpsertResult
+import numpy as np
 
-MODES = ("bm25",)
-DEFAULT_MODE = "bm25"
+from . import fusion
+from .lexical import LexicalIndex
+from .papers import Filters, Paper, normalise_id
+from .store import Store, UpsertResult
+from .vectors import DenseIndex, SparseIndex, describe
+
+MODES = ("bm25", "dense", "sparse", "hybrid")
+DEFAULT_MODE = "hybrid"
 MAX_K = 1000
+# Chosen by measurement on the shared datasets (BENCHMARKS.md, "Fusion").
+DEFAULT_FUSION = "minmax"
+DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 0.5, "dense": 0.5}
+CANDIDATES = 100  # per retriever, before fusion
 
 
 def default_data_dir() -> Path:
@@ -47,16 +55,38 @@ class Hit:
 class Engine:
     """Papers in a data directory: the store plus the indexes derived from it."""
 
-    def __init__(self, data_dir: Path, store: Store, lexical: LexicalIndex):
+    def __init__(
+        self,
+        data_dir: Path,
+        store: Store,
+        lexical: LexicalIndex,
+        dense: DenseIndex,
+        log: Callable[[str], None],
+    ):
         self.data_dir = data_dir
         self.store = store
         self.lexical = lexical
+        self.dense = dense
+        self._log = log
+        self._sparse: SparseIndex | None = None
+        if (data_dir / "sparse" / "sparse.db").exists():
+            self._sparse = SparseIndex(data_dir / "sparse", store, log=log)
+        self.fusion = DEFAULT_FUSION
+        self.weights: dict[str, float] = dict(DEFAULT_WEIGHTS)
 
     @classmethod
     def open(
-        cls, data_dir: str | Path | None = None, *, log: Callable[[str], None] | None = None
+        cls,
+        data_dir: str | Path | None = None,
+        *,
+        model: str | Path | None = None,
+        log: Callable[[str], None] | None = None,
     ) -> Engine:
-        """Open (creating if needed) the data directory and bring its indexes up to date."""
+        """Open (creating if needed) a data directory and bring its indexes up to date.
+
+        ``model`` names the dense encoder ('minilm', 'mpnet' or a local folder); by default
+        the one the data dir was built with. A different model than the index's is refused.
+        """
         path = Path(data_dir) if data_dir is not None else default_data_dir()
         if path.exists() and not path.is_dir():
             raise NotADirectoryError(f"data dir {path} is not a directory")
@@ -65,7 +95,8 @@ class Engine:
         store = Store(path / "sciseek.db")
         lexical = LexicalIndex(path / "lexical", store, log=log)
         lexical.verify()
-        return cls(path, store, lexical)
+        dense = DenseIndex(path / "dense", store, model, log=log)
+        return cls(path, store, lexical, dense, log)
 
     def close(self) -> None:
         """Release the store connection."""
@@ -80,28 +111,67 @@ class Engine:
     # -- writes --------------------------------------------------------------------------
 
     def add(
-        self, papers: Iterable[Paper], progress: Callable[[int], None] | None = None
+        self,
+        papers: Iterable[Paper],
+        progress: Callable[[int], None] | None = None,
+        *,
+        dense: bool = True,
     ) -> UpsertResult:
-        """Upsert papers into the store, then commit them to every index."""
+        """Upsert papers into the store, then commit them to every index.
+
+        With ``dense=False`` the vector indexes are left behind; they catch up the first time
+        a query needs them.
+        """
         result = self.store.upsert(papers)
-        self.lexical.sync(progress)
+        if dense:
+            self.sync(progress)
+        else:
+            self.lexical.sync()
         return result
 
     def delete(self, ids: Iterable[str]) -> list[str]:
         """Delete papers by id from the store and the indexes; returns the ids that existed."""
         deleted = self.store.delete(ids)
-        self.lexical.sync()
+        self.sync()
         return deleted
 
-    def sync(self, progress: Callable[[int], None] | None = None) -> None:
-        """Bring every index up to the store's current generation."""
-        self.lexical.sync(progress)
+    @property
+    def vectors(self) -> DenseIndex:
+        """The dense index, caught up with the store first if it is behind."""
+        if self.dense.generation != self.store.generation:
+            self.dense.sync(wait=False)
+        return self.dense
+
+    def sync(self, progress: Callable[[int], None] | None = None, *, wait: bool = True) -> None:
+        """Bring every index up to the store's current generation.
+
+        ``progress`` is called with the number of papers each dense-encoding chunk finished.
+        """
+        self.lexical.sync(wait=wait)
+        self.dense.sync(progress, wait=wait)
+        if self._sparse is not None:
+            self._sparse.sync(wait=wait)
+
+    @property
+    def sparse(self) -> SparseIndex:
+        """The SPLADE index, built (and then kept up to date) from the first time it is used."""
+        if self._sparse is None:
+            self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
+        if self._sparse.generation != self.store.generation:
+            self._sparse.sync()
+        return self._sparse
 
     # -- reads ---------------------------------------------------------------------------
 
     def get(self, paper_id: str) -> Paper | None:
         """The paper with this id, or None."""
         return self.store.get(paper_id)
+
+    def search(
+        self, query: str, mode: str = DEFAULT_MODE, k: int = 10, filters: Filters | None = None
+    ) -> list[Hit]:
+        """Top-k papers for a free-text query (keywords, a title, an id or a question)."""
+        return self._hits(self._retrieve(query, mode, k, filters))
 
     def search_ids(
         self, query: str, mode: str = DEFAULT_MODE, k: int = 10, filters: Filters | None = None
@@ -111,34 +181,113 @@ class Engine:
         ids = self.store.ids_by_rowids([r for r, _ in ranked])
         return [(ids[r], s) for r, s in ranked if r in ids]
 
-    def search(
-        self, query: str, mode: str = DEFAULT_MODE, k: int = 10, filters: Filters | None = None
-    ) -> list[Hit]:
-        """Top-k papers for a free-text query (keywords, a title, an id or a question)."""
-        ranked = self._retrieve(query, mode, k, filters)
+    def similar(self, paper_id: str, k: int = 10, filters: Filters | None = None) -> list[Hit]:
+        """The k papers nearest to ``paper_id`` by embedding, the paper itself excluded."""
+        self._check_k(k)
+        rowid = self.store.rowid(paper_id)
+        if rowid is None:
+            raise KeyError(paper_id)
+        vector = self.vectors.vector(rowid)
+        if vector is None:
+            return []
+        allowed = self.lexical.filter_rowids(filters) if filters else None
+        ranked = [(r, s) for r, s in self.vectors.search(vector, k + 1, allowed) if r != rowid]
+        return self._hits(ranked[:k])
+
+    def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         papers = self.store.get_by_rowids([r for r, _ in ranked])
         return [Hit(papers[r], s) for r, s in ranked if r in papers]
+
+    @staticmethod
+    def _check_k(k: int) -> None:
+        if not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
 
     def _retrieve(
         self, query: str, mode: str, k: int, filters: Filters | None
     ) -> list[tuple[int, float]]:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-        if not 1 <= k <= MAX_K:
-            raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
-        return self.lexical.search(query, k, filters)
+        self._check_k(k)
+        allowed = self.lexical.filter_rowids(filters) if filters else None
+        if mode == "bm25":
+            ranked = self.lexical.search(query, k, filters)
+        elif mode == "dense":
+            ranked = self.vectors.search(self.vectors.encode_query(query), k, allowed)
+        elif mode == "sparse":
+            sparse = self.sparse
+            ranked = sparse.search(sparse.encode_query(query), k, allowed)
+        else:
+            ranked = self._hybrid(query, k, filters, allowed)
+        return self._pin_exact(query, ranked, k, filters)
+
+    def _hybrid(
+        self, query: str, k: int, filters: Filters | None, allowed: np.ndarray | None
+    ) -> list[tuple[int, float]]:
+        depth = max(CANDIDATES, k)
+        runs: list[dict[int, float]] = []
+        weights: list[float] = []
+        qvec = None
+        for name, weight in self.weights.items():
+            if weight <= 0:
+                continue
+            if name == "bm25":
+                run = dict(self.lexical.search(query, depth, filters))
+            elif name == "dense":
+                qvec = self.vectors.encode_query(query)
+                run = dict(self.vectors.search(qvec, depth, allowed))
+            elif name == "sparse":
+                sparse = self.sparse
+                run = dict(sparse.search(sparse.encode_query(query), depth, allowed))
+            else:
+                raise ValueError(f"unknown retriever {name!r} in fusion weights")
+            runs.append(run)
+            weights.append(weight)
+        if qvec is not None and self.fusion != "rrf":
+            # Dense scores are cheap to compute exactly for the other retrievers' candidates,
+            # so no candidate is fused with a guessed dense score.
+            dense_run = runs[list(n for n, w in self.weights.items() if w > 0).index("dense")]
+            missing = {r for run in runs for r in run} - dense_run.keys()
+            dense_run.update(self.vectors.scores(qvec, sorted(missing)))
+        fused = fusion.fuse(runs, weights, self.fusion)
+        return [(int(r), s) for r, s in fusion.top(fused, k)]
+
+    def _pin_exact(
+        self, query: str, ranked: list[tuple[int, float]], k: int, filters: Filters | None
+    ) -> list[tuple[int, float]]:
+        """Put a paper whose id or exact title is the query first."""
+        exact = []
+        rowid = self.store.rowid(normalise_id(query))
+        if rowid is not None:
+            exact.append(rowid)
+        exact += [r for r in self.store.rowids_by_title(query) if r not in exact]
+        if not exact:
+            return ranked
+        if filters:
+            papers = self.store.get_by_rowids(exact)
+            exact = [r for r in exact if r in papers and filters.matches(papers[r])]
+        top_score = max((s for _, s in ranked), default=0.0)
+        pinned = [(r, top_score + 1.0 - i * 1e-6) for i, r in enumerate(exact)]
+        rest = [(r, s) for r, s in ranked if r not in set(exact)]
+        return (pinned + rest)[:k]
 
     def stats(self) -> dict[str, Any]:
         """Counts and index state, JSON-ready."""
         generation = self.store.generation
         self.lexical.refresh()
-        return {
+        out = {
             "papers": self.store.count(),
             "generation": generation,
             "data_dir": str(self.data_dir),
             "lexical": {
                 "documents": self.lexical.count(),
                 "generation": self.lexical.generation,
-                "up_to_date": self.lexical.generation == generation,
             },
+            "dense": describe(self.dense),
         }
+        if self._sparse is not None:
+            out["sparse"] = describe(self._sparse)
+        for name in ("lexical", "dense", "sparse"):
+            if name in out:
+                out[name]["up_to_date"] = out[name]["generation"] == generation
+        return out

@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import tantivy
 
 from .papers import Filters, Paper
@@ -219,7 +220,7 @@ class LexicalIndex:
                 writer.delete_documents_by_term("id", pid)
                 changes += 1
             for batch in self.store.iter_batches(2000, since=since):
-                for rowid, paper in batch:
+                for rowid, _, paper in batch:
                     if since:
                         writer.delete_documents_by_term("id", paper.id)
                     writer.add_document(self._document(rowid, paper))
@@ -278,6 +279,18 @@ class LexicalIndex:
             return None
         combined = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in parts])
         return tantivy.Query.const_score_query(combined, 0.0)
+
+    def filter_rowids(self, filters: Filters) -> np.ndarray:
+        """Row ids of every paper that passes ``filters``."""
+        fq = self._filter_query(filters)
+        searcher = self._index.searcher()
+        if fq is None:
+            return np.zeros(0, dtype=np.int64)
+        hits = searcher.search(fq, max(searcher.num_docs, 1), count=False).hits
+        if not hits:
+            return np.zeros(0, dtype=np.int64)
+        rowids = searcher.fast_field_values("rowid", [addr for _, addr in hits])
+        return np.array(rowids, dtype=np.int64)
 
     def search(
         self, query: str, k: int = 10, filters: Filters | None = None

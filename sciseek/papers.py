@@ -67,6 +67,39 @@ class Filters:
     def __bool__(self) -> bool:
         return bool(self.date_from or self.date_to or self.categories or self.authors)
 
+    def matches(self, p: Paper) -> bool:
+        """Whether a paper passes these filters (author: the words, in order, in one name)."""
+        if self.date_from and not (p.published and p.published >= self.date_from):
+            return False
+        if self.date_to and not (p.published and p.published <= self.date_to):
+            return False
+        if self.categories and not set(self.categories) & set(p.categories):
+            return False
+        for author in self.authors:
+            wanted = " ".join(_words(author))
+            if not any(f" {wanted} " in f" {' '.join(_words(name))} " for name in p.authors):
+                return False
+        return True
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def title_key(text: str) -> str:
+    """A title reduced to lower-case words, for exact-title lookup."""
+    return " ".join(_words(text))
+
+
+def normalise_id(query: str) -> str:
+    """A query that may be a paper id, without an 'arXiv:' prefix or version suffix."""
+    text = query.strip()
+    if text.lower().startswith("arxiv:"):
+        text = text[6:].strip()
+    if is_arxiv_id(text):
+        text = re.sub(r"v\d+$", "", text)
+    return text
+
 
 def is_arxiv_id(value: str) -> bool:
     """True for new-style (2503.11731) and old-style (hep-th/9901001) arXiv ids."""

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .papers import Paper
+from .papers import Paper, title_key
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -32,8 +32,10 @@ CREATE TABLE IF NOT EXISTS papers (
     extra TEXT NOT NULL,
     digest TEXT NOT NULL,
     seq INTEGER NOT NULL,
-    added TEXT NOT NULL
+    added TEXT NOT NULL,
+    title_key TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS papers_title_key ON papers(title_key);
 CREATE INDEX IF NOT EXISTS papers_seq ON papers(seq);
 CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
@@ -151,18 +153,20 @@ class Store:
                     json.dumps(p.extra, ensure_ascii=False),
                     digest,
                     gen,
+                    title_key(p.title),
                 )
                 if row:
                     db.execute(
                         "UPDATE papers SET title=?, abstract=?, authors=?, categories=?, "
-                        "published=?, url=?, extra=?, digest=?, seq=? WHERE id=?",
+                        "published=?, url=?, extra=?, digest=?, seq=?, title_key=? WHERE id=?",
                         (*values, p.id),
                     )
                     updated += 1
                 else:
                     db.execute(
                         "INSERT INTO papers(title, abstract, authors, categories, published, url,"
-                        " extra, digest, seq, added, id) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                        " extra, digest, seq, title_key, added, id)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         (*values, now, p.id),
                     )
                     db.execute("DELETE FROM tombstones WHERE id=?", (p.id,))
@@ -204,6 +208,22 @@ class Store:
             ).fetchone()
         return _row_to_paper(row) if row else None
 
+    def rowids_by_title(self, title: str) -> list[int]:
+        """Row ids of papers whose title equals ``title`` (case and punctuation aside)."""
+        key = title_key(title)
+        if not key:
+            return []
+        with self._lock:
+            return [
+                r[0] for r in self._db.execute("SELECT rowid FROM papers WHERE title_key=?", (key,))
+            ]
+
+    def rowid(self, paper_id: str) -> int | None:
+        """The row id of a paper, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT rowid FROM papers WHERE id=?", (paper_id,)).fetchone()
+        return row[0] if row else None
+
     def get_by_rowids(self, rowids: list[int]) -> dict[int, Paper]:
         """Papers keyed by their row id (the key the indexes store)."""
         out: dict[int, Paper] = {}
@@ -233,20 +253,20 @@ class Store:
 
     def iter_batches(
         self, batch_size: int = 1000, since: int = 0
-    ) -> Iterator[list[tuple[int, Paper]]]:
-        """(row id, paper) pairs changed after generation ``since`` (all papers for 0)."""
+    ) -> Iterator[list[tuple[int, int, Paper]]]:
+        """(row id, generation, paper) triples changed after generation ``since``."""
         last = -1
         while True:
             with self._lock:
                 rows = self._db.execute(
-                    f"SELECT {_COLUMNS} FROM papers WHERE seq > ? AND rowid > ? "
+                    f"SELECT {_COLUMNS}, seq FROM papers WHERE seq > ? AND rowid > ? "
                     "ORDER BY rowid LIMIT ?",
                     (since, last, batch_size),
                 ).fetchall()
             if not rows:
                 return
             last = rows[-1][0]
-            yield [(row[0], _row_to_paper(row)) for row in rows]
+            yield [(row[0], row[-1], _row_to_paper(row[:-1])) for row in rows]
 
     def deleted_since(self, since: int) -> list[str]:
         """Ids deleted after generation ``since`` (and not re-added)."""

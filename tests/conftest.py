@@ -38,7 +38,10 @@ def cli(data_dir, capsys):
     """Run the CLI in-process against the test data dir: returns (code, stdout, stderr)."""
 
     def run(*args: str):
-        code = main([*args, "--data-dir", str(data_dir)])
+        try:
+            code = main([*args, "--data-dir", str(data_dir)])
+        except SystemExit as e:  # argparse rejects bad usage this way
+            code = e.code
         out, err = capsys.readouterr()
         return code, out, err
 

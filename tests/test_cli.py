@@ -35,8 +35,19 @@ def test_search_filters_on_the_command_line(cli):
     )
     hits = json.loads(out)["hits"]
     assert hits and all("cs.LG" in h["categories"] and h["published"] >= "2024-03-01" for h in hits)
-    code, out, _ = cli("search", "retrieval", "--author", "Grace Hopper", "--json")
+    code, out, _ = cli(
+        "search", "retrieval", "--author", "Grace Hopper", "--json", "--mode", "bm25"
+    )
     assert {h["id"] for h in json.loads(out)["hits"]} == {"2401.00002", "2404.00007"}
+    for mode in ("dense", "hybrid"):
+        code, out, _ = cli(
+            "search", "retrieval", "--author", "Grace Hopper", "--json", "--mode", mode, "-k", "20"
+        )
+        assert {h["id"] for h in json.loads(out)["hits"]} == {
+            "2401.00002",
+            "2404.00007",
+            "2405.00010",
+        }
 
 
 def test_reindexing_the_same_file_changes_nothing(cli):
@@ -189,7 +200,7 @@ def test_eval_matches_hand_computed_metrics(tmp_path, cli):
     # q1: ranking is d2 (tf 3) then d1; d1 is judged 2, d2 judged 1 (graded).
     # q2: the only match is the query's own id, which BEIR excludes: no relevant doc found.
     _tiny_beir(tmp_path / "tiny", [("q1", "d1", 2), ("q1", "d2", 1), ("q2", "d3", 1)])
-    code, out, err = cli("eval", str(tmp_path / "tiny"), "--json")
+    code, out, err = cli("eval", str(tmp_path / "tiny"), "--json", "--mode", "bm25")
     assert code == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["dataset"] == "tiny" and result["mode"] == "bm25" and result["queries"] == 2
@@ -207,14 +218,16 @@ def test_eval_train_split_and_missing_split(tmp_path, cli):
     (tmp_path / "tiny" / "qrels" / "train.tsv").write_text(
         "query-id\tcorpus-id\tscore\nq1\td2\t1\n"
     )
-    code, out, _ = cli("eval", str(tmp_path / "tiny"), "--split", "train", "--json")
+    code, out, _ = cli(
+        "eval", str(tmp_path / "tiny"), "--split", "train", "--json", "--mode", "bm25"
+    )
     assert code == 0 and json.loads(out)["metrics"]["mrr@10"] == 1.0
     code, _, err = cli("eval", str(tmp_path / "tiny"), "--split", "dev")
     assert code == 2 and "dev" in err
 
 
 def test_eval_on_shared_adi(cli):
-    code, out, err = cli("eval", str(SHARED_DATA / "adi"), "--json")
+    code, out, err = cli("eval", str(SHARED_DATA / "adi"), "--json", "--mode", "bm25")
     assert code == 0, err
     result = json.loads(out.strip().splitlines()[-1])
     assert result["queries"] == 35

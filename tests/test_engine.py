@@ -10,13 +10,13 @@ def ids(hits):
 
 
 def test_bm25_finds_stemmed_words_and_ignores_stopwords(engine):
-    hits = engine.search("the distillation of query encoders")
+    hits = engine.search("the distillation of query encoders", mode="bm25")
     assert ids(hits)[0] == "2401.00001"
-    assert engine.search("of the and") == []
+    assert engine.search("of the and", mode="bm25") == []
 
 
 def test_search_returns_full_papers_and_scores_in_order(engine):
-    hits = engine.search("retrieval", k=20)
+    hits = engine.search("retrieval", mode="bm25", k=20)
     assert len(hits) >= 4
     assert all(a.score >= b.score for a, b in zip(hits, hits[1:], strict=False))
     assert hits[0].to_dict()["title"] == hits[0].paper.title
@@ -25,10 +25,10 @@ def test_search_returns_full_papers_and_scores_in_order(engine):
 def test_incremental_add_and_delete(engine):
     before = engine.stats()["lexical"]["generation"]
     engine.add([Paper("new-1", "Quantum error correction with surface codes")])
-    assert ids(engine.search("surface codes"))[0] == "new-1"
+    assert ids(engine.search("surface codes", mode="bm25"))[0] == "new-1"
     engine.delete(["new-1", "2401.00002"])
-    assert "new-1" not in ids(engine.search("surface codes"))
-    assert "2401.00002" not in ids(engine.search("reciprocal rank fusion", k=50))
+    assert "new-1" not in ids(engine.search("surface codes", mode="bm25"))
+    assert "2401.00002" not in ids(engine.search("reciprocal rank fusion", mode="bm25", k=50))
     stats = engine.stats()
     assert stats["papers"] == stats["lexical"]["documents"] == 11
     assert stats["lexical"]["generation"] > before and stats["lexical"]["up_to_date"]
@@ -36,32 +36,36 @@ def test_incremental_add_and_delete(engine):
 
 def test_update_replaces_the_indexed_text(engine):
     engine.add([Paper("2402.00004", "Completely different topic: beekeeping")])
-    assert engine.search("latent diffusion") == [] or "2402.00004" not in ids(
-        engine.search("latent diffusion")
+    assert engine.search("latent diffusion", mode="bm25") == [] or "2402.00004" not in ids(
+        engine.search("latent diffusion", mode="bm25")
     )
-    assert ids(engine.search("beekeeping")) == ["2402.00004"]
+    assert ids(engine.search("beekeeping", mode="bm25")) == ["2402.00004"]
     assert engine.stats()["lexical"]["documents"] == 12
 
 
 def test_filters_are_applied_in_retrieval(engine):
     # k=2 with a filter must still return two matching papers, not a post-filtered top-2.
     f = Filters(categories=("cs.LG",))
-    hits = engine.search("networks learning prediction", k=2, filters=f)
+    hits = engine.search("networks learning prediction", mode="bm25", k=2, filters=f)
     assert len(hits) == 2 and all("cs.LG" in h.paper.categories for h in hits)
     dated = engine.search(
         "retrieval", k=20, filters=Filters(date_from="2024-03-01", date_to="2024-05-07")
     )
     assert ids(dated) and all("2024-03-01" <= h.paper.published <= "2024-05-07" for h in dated)
     assert "2405.00009" in ids(dated) and "2401.00002" not in ids(dated)
-    by_author = engine.search("retrieval", k=20, filters=Filters(authors=("Karen Sparck Jones",)))
+    by_author = engine.search(
+        "retrieval", mode="bm25", k=20, filters=Filters(authors=("Karen Sparck Jones",))
+    )
     assert set(ids(by_author)) == {"2403.00005", "2405.00009"}
-    by_last_name = engine.search("retrieval", k=20, filters=Filters(authors=("hopper",)))
+    by_last_name = engine.search(
+        "retrieval", mode="bm25", k=20, filters=Filters(authors=("hopper",))
+    )
     assert set(ids(by_last_name)) == {"2401.00002", "2404.00007"}
 
 
 def test_filters_do_not_change_scores(engine):
-    plain = {h.paper.id: h.score for h in engine.search("retrieval", k=20)}
-    filtered = engine.search("retrieval", k=20, filters=Filters(categories=("cs.IR",)))
+    plain = {h.paper.id: h.score for h in engine.search("retrieval", mode="bm25", k=20)}
+    filtered = engine.search("retrieval", mode="bm25", k=20, filters=Filters(categories=("cs.IR",)))
     assert all(abs(plain[h.paper.id] - h.score) < 1e-6 for h in filtered)
 
 
@@ -81,7 +85,7 @@ def test_index_behind_the_store_catches_up_on_open(tmp_path, papers):
     with Engine.open(data) as e:
         stats = e.stats()
         assert stats["lexical"]["up_to_date"] and stats["lexical"]["documents"] == 12
-        assert ids(e.search("robotic grasping"))[0] == "2406.00012"
+        assert ids(e.search("robotic grasping", mode="bm25"))[0] == "2406.00012"
 
 
 def test_damaged_index_is_rebuilt_with_a_message(tmp_path, papers, capsys):
@@ -91,7 +95,7 @@ def test_damaged_index_is_rebuilt_with_a_message(tmp_path, papers, capsys):
     (data / "lexical" / "meta.json").write_text("{not json")
     with Engine.open(data) as e:
         assert e.stats()["lexical"]["documents"] == 12
-        assert ids(e.search("protein structure"))[0] == "2403.00006"
+        assert ids(e.search("protein structure", mode="bm25"))[0] == "2403.00006"
     assert "rebuilding" in capsys.readouterr().err
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from .helpers import run_sciseek, synthetic_papers, write_jsonl
 
-N = 30_000
+N = 3_000
+BATCH = 250
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +23,18 @@ def big_file(tmp_path_factory):
 
 def _start_index(path, data_dir):
     return subprocess.Popen(
-        [sys.executable, "-m", "sciseek", "index", str(path), "-v", "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "sciseek",
+            "index",
+            str(path),
+            "-v",
+            "--batch-size",
+            str(BATCH),
+            "--data-dir",
+            str(data_dir),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -50,7 +62,7 @@ def _kill_after(proc, batches):
     return lines
 
 
-@pytest.mark.parametrize("batches", [0, 1, 4, 9])
+@pytest.mark.parametrize("batches", [0, 1, 5, 9])
 def test_sigkill_during_index_leaves_a_consistent_searchable_state(big_file, tmp_path, batches):
     data = tmp_path / "data"
     proc = _start_index(big_file, data)
@@ -69,10 +81,13 @@ def test_sigkill_during_index_leaves_a_consistent_searchable_state(big_file, tmp
     stats = json.loads(r.stdout)
     assert stats["papers"] >= committed
     assert stats["lexical"]["documents"] == stats["papers"]
+    assert stats["dense"]["documents"] >= committed
     if committed:
         # every paper reported committed is searchable: its unique token finds it
         for i in (0, committed // 2, committed - 1):
-            r = run_sciseek("search", f"token{i}", "--json", "-k", "1", data_dir=data)
+            r = run_sciseek(
+                "search", f"token{i}", "--json", "-k", "1", "--mode", "bm25", data_dir=data
+            )
             assert r.returncode == 0, r.stderr
             assert json.loads(r.stdout)["hits"][0]["id"] == f"syn-{i}"
 
@@ -80,7 +95,10 @@ def test_sigkill_during_index_leaves_a_consistent_searchable_state(big_file, tmp
     assert r.returncode == 0, r.stderr
     r = run_sciseek("stats", "--json", data_dir=data)
     stats = json.loads(r.stdout)
-    assert stats["papers"] == N == stats["lexical"]["documents"]
+    assert stats["papers"] == N == stats["lexical"]["documents"] == stats["dense"]["documents"]
+    assert stats["dense"]["up_to_date"] and stats["lexical"]["up_to_date"]
+    r = run_sciseek("search", "token17", "--json", "-k", "3", "--mode", "dense", data_dir=data)
+    assert r.returncode == 0 and len(json.loads(r.stdout)["hits"]) == 3
 
 
 def test_search_while_indexing_in_another_process(big_file, tmp_path):
@@ -91,10 +109,10 @@ def test_search_while_indexing_in_another_process(big_file, tmp_path):
     searches = 0
     try:
         while proc.poll() is None and searches < 40:
-            r = run_sciseek("search", "token30005", "--json", data_dir=data)
+            r = run_sciseek("search", f"token{N + 5}", "--json", data_dir=data)
             assert r.returncode == 0, r.stderr
             assert "locked" not in r.stderr
-            assert json.loads(r.stdout)["hits"][0]["id"] == "syn-30005"
+            assert json.loads(r.stdout)["hits"][0]["id"] == f"syn-{N + 5}"
             s = run_sciseek("stats", "--json", data_dir=data)
             assert s.returncode == 0, s.stderr
             searches += 1
@@ -104,6 +122,7 @@ def test_search_while_indexing_in_another_process(big_file, tmp_path):
     assert searches >= 2, "indexing finished before any concurrent search ran"
     stats = json.loads(run_sciseek("stats", "--json", data_dir=data).stdout)
     assert stats["papers"] == N + 100 == stats["lexical"]["documents"]
+    assert stats["dense"]["documents"] == N + 100
 
 
 def test_kill_between_store_commit_and_index_commit(tmp_path, papers):
@@ -113,7 +132,7 @@ def test_kill_between_store_commit_and_index_commit(tmp_path, papers):
         "import os, signal, sys\n"
         "from sciseek import Engine, Paper\n"
         "from sciseek.lexical import LexicalIndex\n"
-        "LexicalIndex.sync = lambda self, progress=None: os.kill(os.getpid(), signal.SIGKILL)\n"
+        "LexicalIndex.sync = lambda self, *a, **k: os.kill(os.getpid(), signal.SIGKILL)\n"
         f"e = Engine.open({str(data)!r})\n"
         "e.add([Paper('late', 'Ornithology of migrating swallows')])\n"
     )

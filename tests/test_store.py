@@ -46,8 +46,8 @@ def test_iter_batches_and_changes_since(tmp_path, papers):
     store.upsert(papers[8:])
     batches = list(store.iter_batches(4))
     assert [len(b) for b in batches] == [4, 4, 4]
-    assert {p.id for b in batches for _, p in b} == {p.id for p in papers}
-    changed = [p.id for b in store.iter_batches(100, since=gen) for _, p in b]
+    assert {p.id for b in batches for _, _, p in b} == {p.id for p in papers}
+    changed = [p.id for b in store.iter_batches(100, since=gen) for _, _, p in b]
     assert sorted(changed) == sorted(p.id for p in papers[10:])
 
 
