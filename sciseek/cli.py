@@ -7,6 +7,7 @@ stderr; ``--debug`` shows the traceback.
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import shutil
 import sys
@@ -348,6 +349,84 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- harvest -------------------------------------------------------------------------------
+
+DEMO_SET = "cs"
+DEMO_CATEGORIES = ("cs.CL", "cs.IR", "cs.LG")
+DEMO_DAYS = 3
+
+
+def _harvest(
+    engine: Engine,
+    sets: Sequence[str],
+    *,
+    date_from: str | None = None,
+    until: str | None = None,
+    categories: Sequence[str] = (),
+    endpoint: str | None = None,
+    delay: float | None = None,
+    debug: bool = False,
+    hint: str = "",
+) -> int:
+    """Harvest OAI-PMH sets into ``engine``, a summary line per set; returns the exit code."""
+    from .harvest import Harvester, HarvestError, ProtocolError
+
+    def log(message: str) -> None:
+        tqdm.write(message, file=sys.stderr)
+
+    try:
+        with Harvester(engine, endpoint=endpoint, delay=delay, log=log) as harvester:
+            for spec in dict.fromkeys(sets):
+                with _progress(None, f"harvesting {spec}", unit="record") as bar:
+                    report = harvester.harvest_set(
+                        spec,
+                        date_from=date_from,
+                        until=until,
+                        categories=categories,
+                        progress=bar.update,
+                    )
+                print(report.summary())
+    except HarvestError as e:
+        if e.report is not None and e.report.pages:
+            print(e.report.summary())
+        if debug:
+            traceback.print_exc()
+        print(f"error: {e}{hint}", file=sys.stderr)
+        return 2 if isinstance(e, ProtocolError) else 1
+    print(f"store now holds {engine.store.count()} papers")
+    return 0
+
+
+def cmd_harvest_arxiv(args: argparse.Namespace) -> int:
+    if args.date_from and args.until and args.date_from > args.until:
+        raise UsageError(f"--from {args.date_from} is after --until {args.until}")
+    if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
+        raise UsageError(f"--endpoint must be an http:// or https:// URL: {args.endpoint!r}")
+    with _engine(args) as engine:
+        return _harvest(
+            engine,
+            args.sets,
+            date_from=args.date_from,
+            until=args.until,
+            categories=args.categories or (),
+            endpoint=args.endpoint,
+            delay=args.delay,
+            debug=args.debug,
+        )
+
+
+def cmd_harvest_status(args: argparse.Namespace) -> int:
+    from .harvest import HarvestState, format_status
+
+    data_dir = Path(args.data_dir or default_data_dir())
+    state = HarvestState.load(data_dir)
+    if args.json:
+        print(json.dumps({"data_dir": str(data_dir), **state.to_dict()}, ensure_ascii=False))
+    else:
+        print(format_status(state))
+    return 0
+
+
 # -- eval, demo ----------------------------------------------------------------------------
 
 
@@ -396,14 +475,24 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    if not args.file:
-        raise UsageError(
-            "sciseek demo needs a paper file for now: sciseek demo --file "
-            "PAPERS.jsonl[.gz] (JSONL, BEIR, arXiv metadata or CSV)"
-        )
     data_dir = Path(args.data_dir or default_data_dir())
     with Engine.open(data_dir) as engine:
-        code = index_paths(engine, [args.file], "auto")
+        if args.file:
+            code = index_paths(engine, [args.file], "auto")
+        else:
+            since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=DEMO_DAYS)
+            print(
+                f"harvesting arXiv {DEMO_SET} since {since} ({', '.join(DEMO_CATEGORIES)});"
+                " this takes a few minutes"
+            )
+            code = _harvest(
+                engine,
+                [DEMO_SET],
+                date_from=since.isoformat(),
+                categories=DEMO_CATEGORIES,
+                debug=args.debug,
+                hint="; offline, use sciseek demo --file PAPERS.jsonl[.gz]",
+            )
         if code:
             return code
         query = "retrieval augmented generation for question answering"
@@ -412,6 +501,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _print_hits(hits)
     where = "" if args.data_dir is None else f" --data-dir {data_dir}"
     print(f"\nready: {data_dir.resolve()}\ntry:   sciseek search 'your question'{where}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .web import serve
+
+    with _engine(args) as engine:
+        print(
+            f"serving {engine.store.count()} papers on http://{args.host}:{args.port}/ "
+            "(Ctrl-C stops)",
+            file=sys.stderr,
+        )
+        serve(engine, host=args.host, port=args.port)
     return 0
 
 
@@ -436,6 +538,41 @@ def _k(value: str) -> int:
     if not 1 <= k <= MAX_K:
         raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_K}")
     return k
+
+
+def _day(value: str) -> str:
+    try:
+        return dt.date.fromisoformat(value.strip()).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 <= seconds <= 3600:
+        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
+    return seconds
+
+
+def _set_spec(value: str) -> str:
+    from .harvest import SET_SPEC
+
+    spec = value.strip()
+    if not SET_SPEC.match(spec):
+        raise argparse.ArgumentTypeError(
+            f"not an OAI set spec (e.g. cs, physics:hep-ex): {value!r}"
+        )
+    return spec
+
+
+def _category_list(value: str) -> list[str]:
+    categories = [c.strip() for c in value.split(",") if c.strip()]
+    if not categories:
+        raise argparse.ArgumentTypeError("no categories given (e.g. cs.CL,cs.IR)")
+    return categories
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -556,6 +693,60 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(
+        "harvest",
+        parents=[common],
+        help="keep the data dir up to date from arXiv (OAI-PMH)",
+        description="Harvest new, updated and deleted papers from an OAI-PMH repository.",
+    )
+    harvest_sub = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    h = harvest_sub.add_parser(
+        "arxiv",
+        parents=[common, model],
+        help="harvest arXiv sets incrementally",
+        description="Harvest arXiv sets (ListRecords, arXiv metadata format). Each run "
+        "continues where the last one stopped: from the saved resumption token of an "
+        "interrupted run, else from the date of the last complete harvest. Every page is "
+        "committed before the next is asked for; deleted records are deleted.",
+    )
+    h.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        required=True,
+        type=_set_spec,
+        metavar="SET",
+        help="OAI set, e.g. cs or physics:hep-ex (repeatable)",
+    )
+    h.add_argument(
+        "--from",
+        dest="date_from",
+        type=_day,
+        metavar="DATE",
+        help="records changed on/after DATE, instead of continuing from the last harvest",
+    )
+    h.add_argument("--until", type=_day, metavar="DATE", help="records changed on/before DATE")
+    h.add_argument("--endpoint", metavar="URL", help="OAI-PMH base URL (default: arXiv's)")
+    h.add_argument(
+        "--delay",
+        type=_seconds,
+        metavar="SECONDS",
+        help="pause between requests (default 3, as arXiv asks)",
+    )
+    h.add_argument(
+        "--categories",
+        type=_category_list,
+        action="extend",
+        metavar="CAT,...",
+        help="keep only records in any of these categories, e.g. cs.CL,cs.IR",
+    )
+    h.set_defaults(func=cmd_harvest_arxiv)
+    h = harvest_sub.add_parser(
+        "status", parents=[common], help="per-set harvest state of the data dir"
+    )
+    h.add_argument("--json", action="store_true", help="print JSON")
+    h.set_defaults(func=cmd_harvest_status)
+
+    p = sub.add_parser(
         "eval",
         parents=[common, retrieval],
         help="IR metrics on a BEIR-format dataset",
@@ -568,8 +759,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(func=cmd_eval)
 
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run the web app and JSON API",
+        description="Serve the search page, paper pages, new and trending lists and the JSON "
+        "API (OpenAPI docs at /docs) from the data dir.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=_positive, default=8000, help="port (default 8000)")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("demo", parents=[common], help="index papers and show a sample search")
-    p.add_argument("--file", help="paper file to index")
+    p.add_argument(
+        "--file",
+        help="paper file to index (default: harvest the last 3 days of arXiv cs.CL, cs.IR "
+        "and cs.LG; needs network)",
+    )
     p.set_defaults(func=cmd_demo)
     return parser
 

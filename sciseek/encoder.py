@@ -228,21 +228,23 @@ class SparseEncoder:
         self.vocab_size = len(self.model.tokenizer)
 
     def _encode(self, texts: Sequence[str], query: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        import torch
+
         fn = self.model.encode_query if query else self.model.encode_document
-        out = []
-        for start in range(0, len(texts), 64):
+        # small batches: the vocabulary-sized activations (batch x 512 x 30522) dominate
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=native_bf16()):
             batch = fn(
-                list(texts[start : start + 64]),
-                batch_size=64,
-                convert_to_tensor=True,
-                show_progress_bar=False,
+                list(texts), batch_size=16, convert_to_tensor=True, show_progress_bar=False
             ).coalesce()
-            idx = batch.indices().numpy()
-            vals = batch.values().numpy()
-            for row in range(len(texts[start : start + 64])):
-                mask = idx[0] == row
-                out.append((idx[1][mask].astype(np.int32), vals[mask].astype(np.float32)))
-        return out
+        idx = batch.indices().numpy()
+        vals = batch.values().float().numpy()
+        order = np.argsort(idx[0], kind="stable")
+        rows, cols, vals = idx[0][order], idx[1][order], vals[order]
+        bounds = np.searchsorted(rows, np.arange(len(texts) + 1))
+        return [
+            (cols[a:b].astype(np.int32), vals[a:b].astype(np.float32))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
 
     def encode_queries(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         """(term ids, weights) per query."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -21,8 +23,8 @@ MODES = ("bm25", "dense", "sparse", "hybrid")
 DEFAULT_MODE = "hybrid"
 MAX_K = 1000
 # Chosen by measurement on the shared datasets (BENCHMARKS.md, "Fusion").
-DEFAULT_FUSION = "minmax"
-DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 0.5, "dense": 0.5}
+DEFAULT_FUSION = "zscore"
+DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 0.4, "dense": 0.6}
 CANDIDATES = 100  # per retriever, before fusion
 
 
@@ -270,6 +272,77 @@ class Engine:
         pinned = [(r, top_score + 1.0 - i * 1e-6) for i, r in enumerate(exact)]
         rest = [(r, s) for r, s in ranked if r not in set(exact)]
         return (pinned + rest)[:k]
+
+    # -- pages: new, trending, votes, snippets ----------------------------------------------
+
+    def new(self, k: int = 20, offset: int = 0) -> list[Paper]:
+        """The most recently published papers."""
+        return self.store.newest(k, offset)
+
+    def trending(
+        self, k: int = 20, days: int = 7, gravity: float = 1.8, now: dt.datetime | None = None
+    ) -> list[tuple[Paper, int, float]]:
+        """(paper, votes, score) by upvotes in the last ``days`` with a gravity time decay.
+
+        score = votes / (hours since publication + 2) ** gravity, as on Hacker News.
+        """
+        now = now or dt.datetime.now(dt.UTC)
+        since = (now - dt.timedelta(days=days)).isoformat(timespec="seconds")
+        counts = dict(self.store.votes_since(since))
+        if not counts:
+            return []
+        papers = {p.id: p for p in (self.store.get(i) for i in counts) if p is not None}
+        scored = []
+        for pid, votes in counts.items():
+            if pid not in papers:
+                continue
+            published = papers[pid].published
+            age = (
+                (now - dt.datetime.fromisoformat(published).replace(tzinfo=dt.UTC)).total_seconds()
+                / 3600
+                if published
+                else 0.0
+            )
+            scored.append((papers[pid], votes, votes / (max(age, 0.0) + 2) ** gravity))
+        scored.sort(key=lambda t: (-t[2], -t[1], t[0].id))
+        return scored[:k]
+
+    def vote(self, paper_id: str, voter: str, on: bool = True) -> int:
+        """Set one voter's upvote on a paper; returns its vote count."""
+        if self.store.rowid(paper_id) is None:
+            raise KeyError(paper_id)
+        return self.store.set_vote(paper_id, voter, on)
+
+    def votes(self, paper_ids: list[str]) -> dict[str, int]:
+        """Upvote counts by paper id."""
+        return self.store.vote_counts(paper_ids)
+
+    def voted(self, voter: str, paper_id: str) -> bool:
+        """Whether this voter upvoted this paper."""
+        return self.store.has_vote(voter, paper_id)
+
+    def snippet(self, paper: Paper, query: str, width: int = 280) -> list[tuple[str, bool]]:
+        """A passage of the abstract around the query's words: (text, is_match) segments."""
+        text = paper.abstract or paper.title
+        wanted = set(self.lexical.terms(query))
+        words = list(re.finditer(r"\w+", text))
+        hits = [m for m in words if wanted and set(self.lexical.terms(m.group())) & wanted]
+        start = 0
+        if hits and hits[0].start() > width // 3:
+            start = text.rfind(" ", 0, hits[0].start() - width // 4) + 1
+        end = len(text) if len(text) - start <= width else text.rfind(" ", start, start + width)
+        end = end if end > start else min(len(text), start + width)
+        segments: list[tuple[str, bool]] = [("… ", False)] if start else []
+        pos = start
+        for m in hits:
+            if m.start() < start or m.end() > end:
+                continue
+            segments += [(text[pos : m.start()], False), (m.group(), True)]
+            pos = m.end()
+        segments.append((text[pos:end], False))
+        if end < len(text):
+            segments.append((" …", False))
+        return [s for s in segments if s[0]]
 
     def stats(self) -> dict[str, Any]:
         """Counts and index state, JSON-ready."""

@@ -280,6 +280,10 @@ class LexicalIndex:
         combined = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in parts])
         return tantivy.Query.const_score_query(combined, 0.0)
 
+    def terms(self, text: str) -> list[str]:
+        """The index terms of ``text`` (lower-cased, stemmed, stopwords removed)."""
+        return self._analyzer.analyze(text)
+
     def filter_rowids(self, filters: Filters) -> np.ndarray:
         """Row ids of every paper that passes ``filters``."""
         fq = self._filter_query(filters)

@@ -41,6 +41,14 @@ CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones(seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS votes (
+    paper_id TEXT NOT NULL,
+    voter TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (paper_id, voter)
+);
+CREATE INDEX IF NOT EXISTS votes_created ON votes(created);
+CREATE INDEX IF NOT EXISTS papers_recent ON papers(published DESC, added DESC);
 """
 
 _COLUMNS = "rowid, id, title, abstract, authors, categories, published, url, extra"
@@ -179,6 +187,7 @@ class Store:
         with self._write() as db:
             gen = self._next_generation(db)
             for pid in dict.fromkeys(ids):
+                db.execute("DELETE FROM votes WHERE paper_id=?", (pid,))
                 if db.execute("DELETE FROM papers WHERE id=?", (pid,)).rowcount:
                     db.execute(
                         "INSERT OR REPLACE INTO tombstones(id, seq) VALUES (?, ?)", (pid, gen)
@@ -281,3 +290,64 @@ class Store:
             return self._db.execute(
                 "SELECT COUNT(*) FROM papers WHERE seq > ?", (since,)
             ).fetchone()[0]
+
+    # -- newest papers and votes ---------------------------------------------------------
+
+    def newest(self, k: int, offset: int = 0) -> list[Paper]:
+        """Papers by publication date (then time added), newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM papers ORDER BY published IS NULL, published DESC, "
+                "added DESC, rowid DESC LIMIT ? OFFSET ?",
+                (k, offset),
+            ).fetchall()
+        return [_row_to_paper(r) for r in rows]
+
+    def set_vote(self, paper_id: str, voter: str, on: bool) -> int:
+        """Record or remove one voter's upvote (idempotent); returns the paper's vote count."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._write() as db:
+            if on:
+                db.execute(
+                    "INSERT OR IGNORE INTO votes(paper_id, voter, created) VALUES (?, ?, ?)",
+                    (paper_id, voter, now),
+                )
+            else:
+                db.execute("DELETE FROM votes WHERE paper_id=? AND voter=?", (paper_id, voter))
+            return db.execute(
+                "SELECT COUNT(*) FROM votes WHERE paper_id=?", (paper_id,)
+            ).fetchone()[0]
+
+    def vote_counts(self, paper_ids: list[str]) -> dict[str, int]:
+        """Upvotes per paper id (papers without votes are left out)."""
+        if not paper_ids:
+            return {}
+        marks = ",".join("?" * len(paper_ids))
+        with self._lock:
+            return dict(
+                self._db.execute(
+                    f"SELECT paper_id, COUNT(*) FROM votes WHERE paper_id IN ({marks}) "
+                    "GROUP BY paper_id",
+                    paper_ids,
+                )
+            )
+
+    def has_vote(self, voter: str, paper_id: str) -> bool:
+        """Whether this voter upvoted this paper."""
+        with self._lock:
+            return (
+                self._db.execute(
+                    "SELECT 1 FROM votes WHERE paper_id=? AND voter=?", (paper_id, voter)
+                ).fetchone()
+                is not None
+            )
+
+    def votes_since(self, since: str) -> list[tuple[str, int]]:
+        """(paper id, upvotes cast at or after ``since``, an ISO timestamp)."""
+        with self._lock:
+            return list(
+                self._db.execute(
+                    "SELECT paper_id, COUNT(*) FROM votes WHERE created >= ? GROUP BY paper_id",
+                    (since,),
+                )
+            )

@@ -243,5 +243,3 @@ def test_demo_indexes_a_file_and_shows_results(cli, tmp_path):
     code, out, err = cli("demo", "--file", str(path))
     assert code == 0, err
     assert "read 50 records, indexed 50" in out and "sciseek search" in out
-    code, _, err = cli("demo")
-    assert code == 2 and "--file" in err

@@ -182,3 +182,18 @@ def test_cli_similar_and_modes(cli):
     assert json.loads(out)["hits"][0]["id"] == "2401.00001"
     code, _, err = cli("search", "x", "--weights", "bm25=0,dense=0")
     assert code == 2
+
+
+def test_hnsw_above_the_threshold_searches_filters_and_deletes(tmp_path, papers, monkeypatch):
+    import sciseek.vectors as vectors
+
+    monkeypatch.setattr(vectors, "HNSW_THRESHOLD", 5)
+    with Engine.open(tmp_path / "d") as e:
+        e.add(papers)
+        assert e.dense._is_hnsw()
+        assert ids(e.search(PARAPHRASE, mode="dense"))[0] == "2401.00001"
+        f = Filters(categories=("cs.CV",))
+        assert ids(e.search(PARAPHRASE, mode="dense", filters=f)) == ["2402.00004"]
+        e.delete(["2401.00001"])
+        assert "2401.00001" not in ids(e.search(PARAPHRASE, mode="dense", k=12))
+        assert len(e.search(PARAPHRASE, mode="dense", k=12)) == 11

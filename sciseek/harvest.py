@@ -1,0 +1,613 @@
+"""Harvesting: keep a data dir up to date with arXiv through OAI-PMH 2.0.
+
+``ListRecords`` in arXiv's own metadata format (``metadataPrefix=arXiv``) is requested set by
+set. Every page is committed to the engine before the resumption token that follows it is
+recorded, and the state file (``harvest.json`` in the data dir) remembers per set the date the
+last complete harvest reached and the token of an interrupted one, so a run continues where the
+previous one stopped and a crash loses at most the page in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import os
+import re
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from lxml import etree
+
+from . import __version__
+from .engine import Engine
+from .papers import InvalidPaper, Paper, paper_from_dict
+
+ARXIV_ENDPOINT = "https://export.arxiv.org/oai2"
+METADATA_PREFIX = "arXiv"
+DEFAULT_DELAY = 3.0  # seconds between requests, as arXiv asks of harvesters
+MAX_ATTEMPTS = 6  # per request, counting flow-control waits and transient failures
+BACKOFF = 2.0  # first wait after a transient failure, doubled after each further one
+MAX_WAIT = 600.0  # longest single wait, a server's Retry-After included
+TIMEOUT = httpx.Timeout(120.0, connect=20.0)
+STATE_FILE = "harvest.json"
+LOCK_FILE = "harvest.lock"
+
+OAI_NS = "http://www.openarchives.org/OAI/2.0/"
+ARXIV_NS = "http://arxiv.org/OAI/arXiv/"
+EXTRA_FIELDS = ("doi", "comments", "journal-ref", "license", "updated")
+SET_SPEC = re.compile(r"^[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*$")
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+
+
+def _sleep(seconds: float) -> None:
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+class HarvestError(Exception):
+    """A harvest that could not finish; what it committed before failing stays committed."""
+
+    report: SetReport | None = None
+
+
+class ProtocolError(HarvestError):
+    """The repository answered a request with an OAI-PMH error (``code``)."""
+
+    def __init__(self, code: str, message: str, url: str):
+        super().__init__(f"{url}: OAI-PMH error {code}: {message}")
+        self.code = code
+
+
+# -- parsing ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Record:
+    """One harvested record: a paper, a deletion, or a record skipped for ``reason``."""
+
+    id: str
+    paper: Paper | None = None
+    deleted: bool = False
+    reason: str | None = None
+
+
+@dataclass
+class Page:
+    """One ListRecords response."""
+
+    url: str
+    response_date: str  # YYYY-MM-DD
+    records: list[Record] = field(default_factory=list)
+    token: str | None = None  # None on the last page
+    error: tuple[str, str] | None = None  # (code, message) of an OAI-PMH error
+
+
+def _oai(name: str) -> str:
+    return f"{{{OAI_NS}}}{name}"
+
+
+def _arx(name: str) -> str:
+    return f"{{{ARXIV_NS}}}{name}"
+
+
+def _clean(text: str | None) -> str | None:
+    return (" ".join(text.split()) or None) if text else None
+
+
+def paper_from_oai(metadata: etree._Element) -> Paper:
+    """A Paper from an ``<arXiv>`` metadata element, or raise InvalidPaper."""
+
+    def text(name: str) -> str | None:
+        return _clean(metadata.findtext(_arx(name)))
+
+    authors = []
+    for author in metadata.iterfind(f"{_arx('authors')}/{_arx('author')}"):
+        parts = (_clean(author.findtext(_arx(n))) for n in ("forenames", "keyname", "suffix"))
+        name = " ".join(p for p in parts if p)
+        if name:
+            authors.append(name)
+    pid = text("id")
+    record: dict[str, Any] = {
+        "id": pid,
+        "title": text("title"),
+        "abstract": text("abstract"),
+        "authors": authors,
+        "categories": text("categories"),
+        "published": text("created"),
+        "url": f"https://arxiv.org/abs/{pid}" if pid else None,
+    }
+    for name in EXTRA_FIELDS:
+        value = text(name)
+        if value:
+            record[name] = value
+    return paper_from_dict(record)
+
+
+def _record(element: etree._Element) -> Record:
+    header = element.find(_oai("header"))
+    identifier = _clean(header.findtext(_oai("identifier"))) if header is not None else None
+    if not identifier:
+        return Record("", reason="record without an identifier")
+    pid = identifier.removeprefix("oai:arXiv.org:")
+    if header.get("status") == "deleted":
+        return Record(pid, deleted=True)
+    metadata = element.find(f"{_oai('metadata')}/{_arx('arXiv')}")
+    if metadata is None:
+        return Record(pid, reason="no arXiv metadata")
+    try:
+        return Record(pid, paper=paper_from_oai(metadata))
+    except InvalidPaper as e:
+        return Record(pid, reason=f"invalid record: {e}")
+
+
+def parse_page(content: bytes, url: str) -> Page:
+    """Parse a ListRecords response; raises HarvestError when it is not valid OAI-PMH XML."""
+    try:
+        root = etree.fromstring(content, parser=_PARSER)
+    except etree.XMLSyntaxError as e:
+        raise HarvestError(f"malformed XML from {url}: {' '.join(str(e).split())}") from None
+    if root.tag != _oai("OAI-PMH"):
+        raise HarvestError(f"not an OAI-PMH 2.0 response from {url} (root element {root.tag})")
+    try:
+        response_date = dt.date.fromisoformat(
+            (root.findtext(_oai("responseDate")) or "").strip()[:10]
+        ).isoformat()
+    except ValueError:
+        raise HarvestError(f"OAI-PMH response without a valid responseDate from {url}") from None
+    error = root.find(_oai("error"))
+    if error is not None:
+        message = _clean(error.text) or "no message"
+        return Page(url, response_date, error=(error.get("code") or "unknown", message))
+    listing = root.find(_oai("ListRecords"))
+    if listing is None:
+        raise HarvestError(f"OAI-PMH response without ListRecords from {url}")
+    token = listing.find(_oai("resumptionToken"))
+    return Page(
+        url,
+        response_date,
+        records=[_record(r) for r in listing.iterfind(_oai("record"))],
+        token=((token.text or "").strip() or None) if token is not None else None,
+    )
+
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+def user_agent() -> str:
+    """The User-Agent: sciseek and the operator's contact address from $SCISEEK_CONTACT."""
+    contact = os.environ.get("SCISEEK_CONTACT", "").strip()
+    who = f"mailto:{contact}" if contact else "no contact address given; set SCISEEK_CONTACT"
+    return f"sciseek/{__version__} ({who})"
+
+
+class Client:
+    """An OAI-PMH endpoint, asked politely.
+
+    Requests are spaced ``delay`` seconds apart; a 503's Retry-After is honoured, and other
+    server errors, connection errors and timeouts are retried with exponential backoff, at
+    most ``attempts`` tries per request.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        delay: float | None = None,
+        *,
+        attempts: int = MAX_ATTEMPTS,
+        log: Callable[[str], None] = lambda msg: None,
+    ):
+        self.endpoint = endpoint or ARXIV_ENDPOINT
+        self.delay = DEFAULT_DELAY if delay is None else delay
+        self.attempts = attempts
+        self._log = log
+        self._http = httpx.Client(
+            headers={"User-Agent": user_agent()}, timeout=TIMEOUT, follow_redirects=True
+        )
+        self._last: float | None = None
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def list_records(self, params: dict[str, str]) -> Page:
+        """One ListRecords page for ``params`` (set, from, until, or resumptionToken)."""
+        query = {"verb": "ListRecords", **params}
+        url = str(httpx.URL(self.endpoint, params=query))
+        return parse_page(self._get(query, url), url)
+
+    def _get(self, query: dict[str, str], url: str) -> bytes:
+        backoff = BACKOFF
+        for attempt in range(1, self.attempts + 1):
+            if self._last is not None:
+                _sleep(self.delay - (time.monotonic() - self._last))
+            wait: float | None = None
+            try:
+                response = self._http.get(self.endpoint, params=query)
+            except httpx.UnsupportedProtocol as e:
+                raise HarvestError(f"{url}: {e}") from None
+            except (httpx.TimeoutException, httpx.TransportError) as e:
+                problem = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+            else:
+                if response.status_code == 200:
+                    return response.content
+                problem = f"HTTP {response.status_code} {response.reason_phrase}".strip()
+                if response.status_code < 500:
+                    raise HarvestError(f"{url}: {problem}")
+                if response.status_code == 503:
+                    wait = _retry_after(response.headers.get("Retry-After"))
+            finally:
+                self._last = time.monotonic()
+            if attempt == self.attempts:
+                raise HarvestError(f"{url}: {problem} (gave up after {attempt} attempts)")
+            if wait is None:
+                wait, backoff = backoff, backoff * 2
+            wait = min(wait, MAX_WAIT)
+            self._log(f"{problem} from {self.endpoint}; retrying in {wait:g} s")
+            _sleep(wait)
+            self._last = None  # the wait above was the pause
+        raise AssertionError("unreachable")
+
+
+def _retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None  # the HTTP-date form: fall back to backoff
+    return max(seconds, 0.0)
+
+
+# -- state -----------------------------------------------------------------------------------
+
+
+def _totals() -> dict[str, int]:
+    return dict.fromkeys(("pages", "added", "updated", "unchanged", "deleted", "skipped"), 0)
+
+
+@dataclass
+class SetState:
+    """What is remembered about one set between runs."""
+
+    datestamp: str | None = None  # the next run asks for records from this date
+    token: str | None = None  # resumption token of an interrupted run
+    resume: dict[str, Any] | None = None  # that run's first response date, from, until, endpoint
+    last_run: str | None = None  # when the last run started (UTC)
+    last_result: str | None = None
+    categories: list[str] = field(default_factory=list)
+    totals: dict[str, int] = field(default_factory=_totals)
+
+
+class HarvestState:
+    """The harvest state of a data dir (``harvest.json``), written atomically."""
+
+    def __init__(self, path: Path, sets: dict[str, SetState] | None = None):
+        self.path = path
+        self.sets = sets or {}
+
+    @classmethod
+    def load(cls, data_dir: str | Path) -> HarvestState:
+        """The state of ``data_dir`` (empty when it has never harvested)."""
+        path = Path(data_dir) / STATE_FILE
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            sets = {
+                spec: SetState(**{**asdict(SetState()), **value})
+                for spec, value in raw.get("sets", {}).items()
+            }
+        except FileNotFoundError:
+            return cls(path)
+        except (OSError, ValueError, TypeError, AttributeError) as e:
+            raise HarvestError(
+                f"harvest state {path} is unreadable ({e}); fix or remove it"
+            ) from None
+        return cls(path, sets)
+
+    def get(self, spec: str) -> SetState:
+        """The state of a set, created empty if it has none."""
+        return self.sets.setdefault(spec, SetState())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state."""
+        return {"version": 1, "sets": {spec: asdict(s) for spec, s in sorted(self.sets.items())}}
+
+    def save(self) -> None:
+        """Replace the state file atomically and durably."""
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+        directory = self.path.parent
+        fd, tmp = tempfile.mkstemp(prefix=f".{STATE_FILE}.", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        if os.name == "posix":
+            dir_fd = os.open(directory, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def lock(data_dir: str | Path) -> Iterator[None]:
+    """Hold the data dir's harvest lock; raises HarvestError if another harvest holds it."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        yield
+        return
+    path = Path(data_dir) / LOCK_FILE
+    with open(path, "a+b") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise HarvestError(f"another harvest is running on {data_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
+# -- harvesting ------------------------------------------------------------------------------
+
+NOT_SELECTED = "not in the selected categories"
+NOT_HELD = "deleted upstream, not held here"
+REPEATED = "repeated later in the same page"
+
+
+@dataclass
+class SetReport:
+    """What one run did to one set."""
+
+    set: str
+    pages: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    skipped: Counter[str] = field(default_factory=Counter)
+    resumed: bool = False
+    complete: bool = False
+    datestamp: str | None = None
+
+    def summary(self) -> str:
+        """One line: pages, added, updated, unchanged, deleted, skipped with reasons."""
+        if self.complete and not self.pages:
+            return f"{self.set}: no new records; next run from {self.datestamp}"
+        line = (
+            f"{self.set}: {self.pages} page{'' if self.pages == 1 else 's'}, "
+            f"{self.added} added, {self.updated} updated, "
+            f"{self.unchanged} unchanged, {self.deleted} deleted, "
+            f"skipped {sum(self.skipped.values())}"
+        )
+        if self.skipped:
+            reasons = ", ".join(f"{n} {r}" for r, n in self.skipped.most_common())
+            line += f" ({reasons})"
+        if self.resumed:
+            line += "; resumed an interrupted harvest"
+        if self.complete:
+            line += f"; next run from {self.datestamp}"
+        else:
+            line += "; unfinished, the next run resumes it"
+        return line
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Harvester:
+    """Harvests OAI-PMH sets into an engine, remembering progress in the data dir."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        endpoint: str | None = None,
+        delay: float | None = None,
+        log: Callable[[str], None] = lambda msg: None,
+    ):
+        self.engine = engine
+        self.state = HarvestState.load(engine.data_dir)
+        self.client = Client(endpoint, delay, log=log)
+        self._log = log
+        self._lock = lock(engine.data_dir)
+
+    def __enter__(self) -> Harvester:
+        try:
+            self._lock.__enter__()
+            # Read again under the lock: another harvest may have finished in between.
+            self.state = HarvestState.load(self.engine.data_dir)
+        except BaseException:
+            self.client.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.client.close()
+        self._lock.__exit__(None, None, None)
+
+    def harvest_set(
+        self,
+        spec: str,
+        *,
+        date_from: str | None = None,
+        until: str | None = None,
+        categories: Sequence[str] = (),
+        progress: Callable[[int], None] | None = None,
+    ) -> SetReport:
+        """Harvest one set: resume its interrupted run, else ask from its last datestamp.
+
+        ``date_from``/``until`` (YYYY-MM-DD) ask for an explicit range instead. Records whose
+        categories share none with ``categories`` (when given) are skipped.
+        """
+        report = SetReport(spec)
+        try:
+            self._harvest(spec, report, date_from, until, tuple(categories), progress)
+        except HarvestError as e:
+            e.report = report
+            st = self.state.get(spec)
+            st.last_result = f"failed: {e}"
+            self.state.save()
+            raise
+        return report
+
+    def _harvest(
+        self,
+        spec: str,
+        report: SetReport,
+        date_from: str | None,
+        until: str | None,
+        categories: tuple[str, ...],
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        st = self.state.get(spec)
+        st.last_run = _now()
+        st.categories = list(categories)
+        before = dict(st.totals)
+
+        def save() -> None:
+            # The set's totals so far plus this run's counts so far, then the state file.
+            counts = {
+                "pages": report.pages,
+                "added": report.added,
+                "updated": report.updated,
+                "unchanged": report.unchanged,
+                "deleted": report.deleted,
+                "skipped": sum(report.skipped.values()),
+            }
+            st.totals = {k: before.get(k, 0) + counts[k] for k in counts}
+            self.state.save()
+
+        explicit = date_from is not None or until is not None
+        resume = st.resume or {}
+        if st.token and not explicit and resume.get("endpoint") == self.client.endpoint:
+            report.resumed = True
+            run_from, run_until = resume.get("from"), resume.get("until")
+            first_date: str | None = resume.get("response_date")
+            params = {"resumptionToken": st.token}
+            self._log(f"{spec}: resuming the interrupted harvest (token {st.token})")
+        else:
+            if st.token:
+                why = "an explicit date range" if explicit else "another endpoint"
+                self._log(f"{spec}: the interrupted harvest is not resumed ({why} was asked for)")
+            run_from = date_from if explicit else st.datestamp
+            run_until = until
+            first_date = None
+            params = _fresh(spec, run_from, run_until)
+        restarted = False
+        while True:
+            page = self.client.list_records(params)
+            if page.error:
+                code, message = page.error
+                if code == "noRecordsMatch":
+                    first_date = first_date or page.response_date
+                    break
+                if code == "badResumptionToken" and "resumptionToken" in params and not restarted:
+                    restarted = True
+                    since = f"from {run_from}" if run_from else "from the beginning"
+                    self._log(
+                        f"{spec}: the repository rejected resumption token "
+                        f"{params['resumptionToken']!r} ({message}); restarting {since}"
+                    )
+                    st.token = st.resume = None
+                    self.state.save()
+                    first_date = None
+                    params = _fresh(spec, run_from, run_until)
+                    continue
+                raise ProtocolError(code, message, page.url)
+            first_date = first_date or page.response_date
+            self._commit(page, report, categories)
+            if progress:
+                progress(len(page.records))
+            if not page.token:
+                break
+            # The page is committed: only now may the state point past it.
+            st.token = page.token
+            st.resume = {
+                "response_date": first_date,
+                "from": run_from,
+                "until": run_until,
+                "endpoint": self.client.endpoint,
+            }
+            st.last_result = "running"
+            save()
+            params = {"resumptionToken": page.token}
+        st.token = st.resume = None
+        reached = min(first_date, run_until) if run_until else first_date
+        if run_from is None or st.datestamp is None or run_from <= st.datestamp:
+            st.datestamp = max(st.datestamp or reached, reached)
+        st.last_result = "complete"
+        report.complete = True
+        report.datestamp = st.datestamp
+        save()
+
+    def _commit(self, page: Page, report: SetReport, categories: tuple[str, ...]) -> None:
+        latest: dict[str, Record] = {}
+        for record in page.records:
+            if record.reason:
+                report.skipped[record.reason] += 1
+                self._log(f"skipped record {record.id or '(no id)'}: {record.reason}")
+                continue
+            paper = record.paper
+            if paper and categories and not set(categories) & set(paper.categories):
+                report.skipped[NOT_SELECTED] += 1
+                continue
+            if record.id in latest:
+                report.skipped[REPEATED] += 1
+                del latest[record.id]
+            latest[record.id] = record
+        papers = [r.paper for r in latest.values() if r.paper is not None]
+        gone = [r.id for r in latest.values() if r.deleted]
+        if papers:
+            result = self.engine.add(papers)
+            report.added += result.inserted
+            report.updated += result.updated
+            report.unchanged += result.unchanged
+        if gone:
+            deleted = self.engine.delete(gone)
+            report.deleted += len(deleted)
+            if len(gone) > len(deleted):
+                report.skipped[NOT_HELD] += len(gone) - len(deleted)
+        report.pages += 1
+
+
+def _fresh(spec: str, date_from: str | None, until: str | None) -> dict[str, str]:
+    params = {"metadataPrefix": METADATA_PREFIX, "set": spec}
+    if date_from:
+        params["from"] = date_from
+    if until:
+        params["until"] = until
+    return params
+
+
+def format_status(state: HarvestState) -> str:
+    """The harvest state as readable lines, one block per set."""
+    if not state.sets:
+        return f"no harvests recorded ({state.path} does not exist yet)"
+    lines = []
+    for spec, st in sorted(state.sets.items()):
+        totals = ", ".join(f"{n} {k}" for k, n in st.totals.items())
+        lines += [
+            f"{spec}:",
+            f"  last datestamp: {st.datestamp or 'none (no harvest has completed)'}",
+            f"  pending token:  {st.token or 'none'}",
+            f"  last run:       {st.last_run or 'never'} ({st.last_result or 'unknown'})",
+            f"  categories:     {', '.join(st.categories) or 'all'}",
+            f"  totals:         {totals}",
+        ]
+    return "\n".join(lines)
