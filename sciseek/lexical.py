@@ -267,6 +267,8 @@ class LexicalIndex:
                     _to_datetime(filters.date_to) if filters.date_to else None,
                 )
             )
+        if filters.ids:
+            parts.append(tantivy.Query.term_set_query(schema, "id", list(filters.ids)))
         if filters.categories:
             parts.append(tantivy.Query.term_set_query(schema, "category", list(filters.categories)))
         for author in filters.authors:

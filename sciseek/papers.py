@@ -55,6 +55,7 @@ class Filters:
     date_to: str | None = None
     categories: tuple[str, ...] = ()
     authors: tuple[str, ...] = ()
+    ids: tuple[str, ...] = ()  # restrict to these papers (e.g. the ones new since a date)
 
     def __post_init__(self) -> None:
         for name in ("date_from", "date_to"):
@@ -65,7 +66,8 @@ class Filters:
             raise InvalidPaper(f"date range is empty: {self.date_from} is after {self.date_to}")
 
     def __bool__(self) -> bool:
-        return bool(self.date_from or self.date_to or self.categories or self.authors)
+        return bool(self.date_from or self.date_to or self.categories or self.authors
+                    or self.ids)
 
     def matches(self, p: Paper) -> bool:
         """Whether a paper passes these filters (author: the words, in order, in one name)."""
@@ -74,6 +76,8 @@ class Filters:
         if self.date_to and not (p.published and p.published <= self.date_to):
             return False
         if self.categories and not set(self.categories) & set(p.categories):
+            return False
+        if self.ids and p.id not in self.ids:
             return False
         for author in self.authors:
             wanted = " ".join(_words(author))

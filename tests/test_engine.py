@@ -133,3 +133,10 @@ def test_adding_papers_indexes_only_the_changes(tmp_path):
         e.store.delete(["syn-3"])
         assert e.lexical.sync() == 1
         assert e.stats()["lexical"]["documents"] == 1099
+
+
+def test_id_filter_restricts_every_mode(engine):
+    f = Filters(ids=("2402.00004", "2406.00012", "missing"))
+    for mode in ("bm25", "dense", "hybrid"):
+        hits = engine.search("learning images robots", mode=mode, k=10, filters=f)
+        assert set(ids(hits)) <= {"2402.00004", "2406.00012"} and hits, mode
