@@ -35,6 +35,7 @@ def main() -> None:
     )
     parser.add_argument("--datasets", default=",".join(DATASETS))
     parser.add_argument("--work", default=tempfile.gettempdir() + "/sciseek-quality")
+    parser.add_argument("--no-fusion", action="store_true", help="skip the fusion variants")
     args = parser.parse_args()
     modes: dict[str, dict[str, dict]] = {}
     fusions: dict[str, list] = {}
@@ -51,7 +52,7 @@ def main() -> None:
                 r = evaluate(engine, ds, mode)
                 modes[name][mode] = {**r.metrics, "seconds": r.seconds}
             fusions[name] = []
-            for method, weights in FUSION_VARIANTS:
+            for method, weights in [] if args.no_fusion else FUSION_VARIANTS:
                 engine.fusion, engine.weights = method, weights
                 r = evaluate(engine, ds, "hybrid")
                 fusions[name].append((method, weights, r.metrics))
@@ -73,6 +74,9 @@ def main() -> None:
                 f"| {name} | {mode} | {m['ndcg@10']:.3f} | {m['recall@100']:.3f} | "
                 f"{m['mrr@10']:.3f} | {nq / max(m['seconds'], 1e-9):.0f} |"
             )
+    fusions = {name: rows for name, rows in fusions.items() if rows}
+    if not fusions:
+        return
     print("\nFusion (hybrid nDCG@10):\n")
     header = " | ".join(f"{m} {w['bm25']}/{w['dense']}" for m, w in FUSION_VARIANTS)
     print(f"| dataset | {header} |\n|---|" + "---:|" * len(FUSION_VARIANTS))

