@@ -62,7 +62,9 @@ def fuse(
     norm = minmax if method == "minmax" else zscore
     normalised = [norm(r) for r in runs]
     keys = {k for r in runs for k in r}
-    floors = [0.0 if method == "minmax" or not n else min(n.values()) for n in normalised]
+    # absent from a run = below everything the run retrieved (0 after min-max, one standard
+    # deviation under its lowest z-score), so a run with a single match still lifts it
+    floors = [0.0 if method == "minmax" or not n else min(n.values()) - 1.0 for n in normalised]
     return {
         key: sum(
             w * n.get(key, floor) for w, n, floor in zip(weights, normalised, floors, strict=True)

@@ -54,3 +54,9 @@ def test_bad_arguments():
         fuse([{"a": 1.0}], method="average")
     with pytest.raises(ValueError, match="weights"):
         fuse([{"a": 1.0}, {"a": 1.0}], [1.0])
+
+
+def test_zscore_single_match_still_counts():
+    # one BM25 match standardises to 0; papers BM25 did not retrieve must still rank below it
+    fused = fuse([{"x": 7.0}, {"x": 0.5, "y": 0.6, "z": 0.1}], [0.4, 0.6], "zscore")
+    assert top(fused, 1)[0][0] == "x"
