@@ -109,10 +109,12 @@ def test_search_while_indexing_in_another_process(big_file, tmp_path):
     searches = 0
     try:
         while proc.poll() is None and searches < 40:
-            r = run_sciseek("search", f"token{N + 5}", "--json", data_dir=data)
+            r = run_sciseek("search", f"token{N + 5}", "--json", "--mode", "bm25", data_dir=data)
             assert r.returncode == 0, r.stderr
             assert "locked" not in r.stderr
             assert json.loads(r.stdout)["hits"][0]["id"] == f"syn-{N + 5}"
+            r = run_sciseek("search", "study on vision", "--json", data_dir=data)
+            assert r.returncode == 0 and json.loads(r.stdout)["hits"], r.stderr
             s = run_sciseek("stats", "--json", data_dir=data)
             assert s.returncode == 0, s.stderr
             searches += 1
