@@ -69,9 +69,11 @@ def main() -> None:
     hnsw.hnsw.efSearch = 128
     _, found = hnsw.search(queries, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(truth, found, strict=True)])
-    print(f"\n| real embeddings | exact p50 ms | HNSW build s | HNSW p50 ms | HNSW recall@10 |\n"
-          f"|---:|---:|---:|---:|---:|\n| {len(real):,} | {_p50(flat, queries):.1f} | "
-          f"{build:.0f} | {_p50(hnsw, queries):.2f} | {recall:.3f} |")
+    print(
+        f"\n| real embeddings | exact p50 ms | HNSW build s | HNSW p50 ms | HNSW recall@10 |\n"
+        f"|---:|---:|---:|---:|---:|\n| {len(real):,} | {_p50(flat, queries):.1f} | "
+        f"{build:.0f} | {_p50(hnsw, queries):.2f} | {recall:.3f} |"
+    )
 
 
 if __name__ == "__main__":

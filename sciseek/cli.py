@@ -21,11 +21,14 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import __version__
+from .digest import DigestLocked
 from .encoder import ModelNotFound
 from .engine import DEFAULT_MODE, MAX_K, MODES, Engine, default_data_dir
 from .fusion import FUSIONS
+from .mail import MailError, MailNotConfigured
 from .papers import Filters, InvalidPaper, Paper
 from .readers import FORMATS, ReadError, UnreadableSource, read_papers
+from .subscriptions import InvalidSubscription, RateLimited, UnknownSubscriber
 from .vectors import ModelMismatch
 
 BATCH = 2000
@@ -517,6 +520,73 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- subscribers, digest ------------------------------------------------------------------
+
+
+def cmd_subscribers_add(args: argparse.Namespace) -> int:
+    from .subscriptions import Subscriptions, make_interests, normalise_email, subscribe
+
+    email = normalise_email(args.email)
+    interests = make_interests(args.queries, args.papers, args.categories)
+    with _engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
+        subs.check_papers(interests)
+        if args.confirmed:
+            sub = subs.add(email, interests, args.frequency)
+            print(f"{sub.email}: active, {sub.frequency} digests")
+        else:
+            sub = subscribe(subs, engine.data_dir, email, interests, args.frequency)
+            print(f"{sub.email}: confirmation link sent; digests start once it is followed")
+    return 0
+
+
+def cmd_subscribers_list(args: argparse.Namespace) -> int:
+    from .subscriptions import Subscriptions
+
+    with _engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
+        found = subs.all()
+    if args.json:
+        print(json.dumps({"subscribers": [s.to_dict() for s in found]}, ensure_ascii=False))
+        return 0
+    if not found:
+        print("no subscribers")
+    for s in found:
+        wants = [f'"{q}"' for q in s.interests.queries] + [f"like {p}" for p in s.interests.papers]
+        where = f" in {','.join(s.interests.categories)}" if s.interests.categories else ""
+        print(
+            f"{s.id:4d}  {s.email}  {s.state}  {s.frequency}  "
+            f"last digest {s.last_digest or '-'}  {'; '.join(wants)}{where}"
+        )
+    return 0
+
+
+def cmd_subscribers_remove(args: argparse.Namespace) -> int:
+    from .subscriptions import Subscriptions
+
+    with _engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
+        subs.remove(args.email)
+    print(f"removed {args.email.strip().lower()} and their sent-log")
+    return 0
+
+
+def cmd_digest_send(args: argparse.Namespace) -> int:
+    from .digest import send_digests
+
+    with _engine(args) as engine:
+        report = send_digests(
+            engine,
+            now=args.now,
+            dry_run=args.dry_run,
+            max_papers=args.max_papers,
+            threshold=args.threshold,
+            output=Path(args.output) if args.output else None,
+            log=print,
+        )
+    print(report.summary(dry_run=args.dry_run))
+    for email, why in report.failed:
+        print(f"error: digest for {email} not sent: {why}", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -545,6 +615,26 @@ def _day(value: str) -> str:
         return dt.date.fromisoformat(value.strip()).isoformat()
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def _moment(value: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not a date or time (YYYY-MM-DD[THH:MM]): {value!r}"
+        ) from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _probability(value: str) -> float:
+    try:
+        p = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < p < 1:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return p
 
 
 def _seconds(value: str) -> float:
@@ -777,6 +867,89 @@ def build_parser() -> argparse.ArgumentParser:
         "and cs.LG; needs network)",
     )
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "subscribers",
+        parents=[common],
+        help="manage email digest subscribers",
+        description="Add, list and remove the subscribers of the email digests.",
+    )
+    subs_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = subs_sub.add_parser(
+        "add",
+        parents=[common],
+        help="add or update a subscriber",
+        description="Subscribe EMAIL to digests of new papers matching the queries and/or "
+        "similar to the seed papers. Without --confirmed a confirmation link is mailed "
+        "(SMTP settings: SCISEEK_SMTP_*) and nothing is sent until it is followed.",
+    )
+    s.add_argument("email", metavar="EMAIL")
+    s.add_argument(
+        "--query", dest="queries", action="append", default=[], metavar="Q", help="repeatable"
+    )
+    s.add_argument(
+        "--paper",
+        dest="papers",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a seed paper: send papers like it (repeatable)",
+    )
+    s.add_argument(
+        "--category",
+        dest="categories",
+        action="append",
+        default=[],
+        metavar="C",
+        help="only papers in any of these categories (repeatable)",
+    )
+    s.add_argument("--frequency", choices=("daily", "weekly"), default="daily")
+    s.add_argument(
+        "--confirmed", action="store_true", help="make it active at once, without a confirmation"
+    )
+    s.set_defaults(func=cmd_subscribers_add)
+    s = subs_sub.add_parser("list", parents=[common], help="list subscribers")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_subscribers_list)
+    s = subs_sub.add_parser(
+        "remove", parents=[common], help="delete a subscriber and their sent-log"
+    )
+    s.add_argument("email", metavar="EMAIL")
+    s.set_defaults(func=cmd_subscribers_remove)
+
+    p = sub.add_parser(
+        "digest",
+        parents=[common],
+        help="email digests of new matching papers",
+        description="Email digests to subscribers.",
+    )
+    digest_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    d = digest_sub.add_parser(
+        "send",
+        parents=[common],
+        help="send every due subscriber their digest",
+        description="Send each due subscriber (daily: a day since the last digest, weekly: "
+        "a week) one email with the papers added since the last one that match their "
+        "interests above the calibrated relevance threshold; nothing when none do. Each "
+        "paper reaches each subscriber at most once; failed sends are retried next run.",
+    )
+    d.add_argument("--dry-run", action="store_true", help="select and render, send nothing")
+    d.add_argument(
+        "--now", type=_moment, metavar="DATE", help="act as if it were DATE (UTC; default: now)"
+    )
+    d.add_argument(
+        "--max-papers", type=_k, default=20, metavar="N", help="papers per email (default 20)"
+    )
+    d.add_argument(
+        "--threshold",
+        type=_probability,
+        metavar="P",
+        help="calibrated relevance a paper needs (default: the measured one)",
+    )
+    d.add_argument(
+        "--output", metavar="DIR", help="with --dry-run: write each digest's HTML and text here"
+    )
+    d.set_defaults(func=cmd_digest_send)
     return parser
 
 
@@ -796,11 +969,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         NotADirectoryError,
         ModelNotFound,
         ModelMismatch,
+        InvalidSubscription,
+        UnknownSubscriber,
+        MailNotConfigured,
     ) as e:
         if args.debug:
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except (RateLimited, MailError, DigestLocked) as e:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {e}", file=sys.stderr)
+        return 1
     except Exception as e:  # noqa: BLE001 - the contract: one line, exit 1
         if args.debug:
             traceback.print_exc()

@@ -66,8 +66,7 @@ class Filters:
             raise InvalidPaper(f"date range is empty: {self.date_from} is after {self.date_to}")
 
     def __bool__(self) -> bool:
-        return bool(self.date_from or self.date_to or self.categories or self.authors
-                    or self.ids)
+        return bool(self.date_from or self.date_to or self.categories or self.authors or self.ids)
 
     def matches(self, p: Paper) -> bool:
         """Whether a paper passes these filters (author: the words, in order, in one name)."""

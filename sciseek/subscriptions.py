@@ -1,0 +1,559 @@
+"""Email subscriptions: subscribers and their interests, double opt-in, unsubscribing.
+
+Subscribers live in the papers' SQLite file (WAL mode), in tables of their own: ``subscribers``,
+``digest_sent`` (which paper went to whom, for exactly-once digests) and
+``subscription_requests`` (for the per-address rate limit). A request stores a *pending*
+subscriber and mails a signed, expiring confirmation link; only confirmed (*active*)
+subscribers get digests. A new request for an address that is already active leaves its
+interests alone until the new link is followed, so nobody can change another person's
+subscription without access to their mailbox.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from . import mail
+from .papers import normalise_id
+from .tokens import InvalidToken, make_token, secret_key
+
+FREQUENCIES = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
+STATES = ("pending", "active", "unsubscribed")
+MAX_QUERIES = 10
+MAX_QUERY_LENGTH = 300
+MAX_PAPERS = 50
+MAX_CATEGORIES = 20
+RATE_LIMIT = 3  # confirmation mails per address ...
+RATE_WINDOW = dt.timedelta(hours=1)  # ... in this window
+CONFIRM_TTL = dt.timedelta(days=3)
+UNSUBSCRIBE_TTL = dt.timedelta(days=365)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS subscribers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL UNIQUE,
+    interests TEXT NOT NULL,
+    frequency TEXT NOT NULL CHECK (frequency IN ('daily', 'weekly')),
+    state TEXT NOT NULL CHECK (state IN ('pending', 'active', 'unsubscribed')),
+    pending TEXT,
+    watermark TEXT NOT NULL,
+    last_digest TEXT,
+    created TEXT NOT NULL,
+    confirmed TEXT
+);
+CREATE TABLE IF NOT EXISTS digest_sent (
+    subscriber_id INTEGER NOT NULL REFERENCES subscribers(id) ON DELETE CASCADE,
+    paper_id TEXT NOT NULL,
+    sent TEXT NOT NULL,
+    PRIMARY KEY (subscriber_id, paper_id)
+);
+CREATE TABLE IF NOT EXISTS subscription_requests (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS subscription_requests_email ON subscription_requests(email, created);
+CREATE INDEX IF NOT EXISTS papers_added ON papers(added);
+"""
+
+# RFC 5321/5322 dot-atom local part and a DNS domain with a letter top-level label. Quoted local
+# parts and address literals are valid but not accepted: nobody subscribes with them.
+_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = re.compile(rf"({_LOCAL})@((?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}}))")
+
+
+class InvalidSubscription(ValueError):
+    """Bad subscription input (address, interests, frequency); the message says what."""
+
+
+class RateLimited(RuntimeError):
+    """Too many confirmation mails asked for one address recently."""
+
+
+class UnknownSubscriber(LookupError):
+    """No subscriber with that address (or the link's subscriber no longer exists)."""
+
+
+class StaleLink(InvalidToken):
+    """A genuine link that no longer applies (superseded by a newer request, or cancelled)."""
+
+
+def iso(t: dt.datetime) -> str:
+    """A UTC timestamp in the store's format (seconds, +00:00)."""
+    return t.astimezone(dt.UTC).isoformat(timespec="seconds")
+
+
+def utcnow() -> dt.datetime:
+    """The current time, in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+def normalise_email(value: Any) -> str:
+    """A syntactically valid address, trimmed and lower-cased; raises InvalidSubscription."""
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidSubscription("an email address is required")
+    email = value.strip()
+    match = _EMAIL.fullmatch(email)
+    if not match or len(email) > 254 or len(match.group(1)) > 64:
+        raise InvalidSubscription(f"not a valid email address: {email[:100]!r}")
+    return email.lower()
+
+
+@dataclass(frozen=True)
+class Interests:
+    """What a subscriber wants: saved queries, seed papers they liked, categories."""
+
+    queries: tuple[str, ...] = ()
+    papers: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, list[str]]:
+        """JSON-ready."""
+        return {
+            "queries": list(self.queries),
+            "papers": list(self.papers),
+            "categories": list(self.categories),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Interests:
+        """Inverse of to_dict."""
+        return cls(
+            tuple(data.get("queries", ())),
+            tuple(data.get("papers", ())),
+            tuple(data.get("categories", ())),
+        )
+
+
+def _strings(values: Any, name: str) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
+        raise InvalidSubscription(f"{name} must be a list of strings")
+    try:
+        "".join(values).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidSubscription(f"{name} must be valid Unicode text") from None
+    return list(dict.fromkeys(" ".join(v.split()) for v in values if v.strip()))
+
+
+def make_interests(queries: Any = (), papers: Any = (), categories: Any = ()) -> Interests:
+    """Validated, de-duplicated interests; raises InvalidSubscription.
+
+    At least one query or seed paper is required. Whether the papers exist is checked by
+    ``Subscriptions.check_papers``.
+    """
+    qs = _strings(queries, "queries")
+    ps = [normalise_id(p) for p in _strings(papers, "papers")]
+    cats = _strings(categories, "categories")
+    if not qs and not ps:
+        raise InvalidSubscription("interests are empty: give at least one query or seed paper")
+    if len(qs) > MAX_QUERIES:
+        raise InvalidSubscription(f"at most {MAX_QUERIES} queries, got {len(qs)}")
+    if any(len(q) > MAX_QUERY_LENGTH for q in qs):
+        raise InvalidSubscription(f"a query is longer than {MAX_QUERY_LENGTH} characters")
+    if len(ps) > MAX_PAPERS:
+        raise InvalidSubscription(f"at most {MAX_PAPERS} seed papers, got {len(ps)}")
+    if len(cats) > MAX_CATEGORIES or any(len(c) > 40 or " " in c for c in cats):
+        raise InvalidSubscription(f"at most {MAX_CATEGORIES} categories such as cs.IR")
+    return Interests(tuple(qs), tuple(ps), tuple(cats))
+
+
+def check_frequency(value: Any) -> str:
+    """'daily' or 'weekly'; raises InvalidSubscription."""
+    if value not in FREQUENCIES:
+        raise InvalidSubscription(f"frequency must be one of {', '.join(FREQUENCIES)}")
+    return value
+
+
+def fingerprint(interests: Interests, frequency: str) -> str:
+    """A short hash of what a confirmation link confirms."""
+    payload = json.dumps([interests.to_dict(), frequency], sort_keys=True)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass
+class Subscriber:
+    """One subscriber row."""
+
+    id: int
+    email: str
+    interests: Interests
+    frequency: str
+    state: str
+    watermark: str  # papers added at or after this (and not sent yet) are candidates
+    last_digest: str | None  # when a digest run last handled this subscriber
+    created: str
+    confirmed: str | None = None
+    pending: tuple[Interests, str] | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        return {
+            "id": self.id,
+            "email": self.email,
+            **self.interests.to_dict(),
+            "frequency": self.frequency,
+            "state": self.state,
+            "watermark": self.watermark,
+            "last_digest": self.last_digest,
+            "created": self.created,
+            "confirmed": self.confirmed,
+            "change_pending": self.pending is not None,
+        }
+
+    def due(self, now: dt.datetime, slack: dt.timedelta = dt.timedelta(hours=1)) -> bool:
+        """Whether a digest is due: active and a period (less ``slack``) since the last one."""
+        if self.state != "active":
+            return False
+        if self.last_digest is None:
+            return True
+        last = dt.datetime.fromisoformat(self.last_digest)
+        return now - last >= FREQUENCIES[self.frequency] - slack
+
+
+_COLUMNS = (
+    "id, email, interests, frequency, state, watermark, last_digest, created, confirmed, pending"
+)
+
+
+def _row(row: tuple) -> Subscriber:
+    pending = None
+    if row[9]:
+        data = json.loads(row[9])
+        pending = (Interests.from_dict(data), data["frequency"])
+    return Subscriber(
+        row[0],
+        row[1],
+        Interests.from_dict(json.loads(row[2])),
+        row[3],
+        row[4],
+        row[5],
+        row[6],
+        row[7],
+        row[8],
+        pending,
+    )
+
+
+class Subscriptions:
+    """The subscriber tables of one data dir, through a connection of their own."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, timeout=60, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='papers'").fetchone():
+            self._db.close()
+            raise FileNotFoundError(f"{self.path} is not a sciseek store")
+        self._db.executescript(_SCHEMA)
+
+    @classmethod
+    def open(cls, data_dir: str | Path) -> Subscriptions:
+        """The subscriptions of the data dir (its store must exist)."""
+        return cls(Path(data_dir) / "sciseek.db")
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> Subscriptions:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def get(self, subscriber_id: int) -> Subscriber | None:
+        """The subscriber with this id, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM subscribers WHERE id=?", (subscriber_id,)
+            ).fetchone()
+        return _row(row) if row else None
+
+    def by_email(self, email: str) -> Subscriber | None:
+        """The subscriber with this address, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM subscribers WHERE email=?", (email.strip().lower(),)
+            ).fetchone()
+        return _row(row) if row else None
+
+    def all(self) -> list[Subscriber]:
+        """Every subscriber, oldest first."""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM subscribers ORDER BY id").fetchall()
+        return [_row(r) for r in rows]
+
+    def check_papers(self, interests: Interests) -> None:
+        """Raise InvalidSubscription naming the first seed paper that is not in the store."""
+        with self._lock:
+            for pid in interests.papers:
+                if not self._db.execute("SELECT 1 FROM papers WHERE id=?", (pid,)).fetchone():
+                    raise InvalidSubscription(f"unknown paper id {pid!r}")
+
+    def sent(self, subscriber_id: int) -> list[str]:
+        """Ids of the papers this subscriber has been sent, in sending order."""
+        with self._lock:
+            return [
+                r[0]
+                for r in self._db.execute(
+                    "SELECT paper_id FROM digest_sent WHERE subscriber_id=? ORDER BY sent, rowid",
+                    (subscriber_id,),
+                )
+            ]
+
+    def candidates(self, sub: Subscriber, now: dt.datetime) -> tuple[list[str], str]:
+        """Papers added since the subscriber's watermark (up to ``now``) and never sent to
+        them, and the watermark after them."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT p.id, p.added, s.paper_id IS NOT NULL FROM papers p "
+                "LEFT JOIN digest_sent s ON s.subscriber_id=? AND s.paper_id=p.id "
+                "WHERE p.added >= ? AND p.added <= ? ORDER BY p.added, p.rowid",
+                (sub.id, sub.watermark, iso(now)),
+            ).fetchall()
+        watermark = max([sub.watermark, *(r[1] for r in rows)])
+        return [r[0] for r in rows if not r[2]], watermark
+
+    # -- writes --------------------------------------------------------------------------
+
+    def request(
+        self, email: str, interests: Interests, frequency: str, now: dt.datetime | None = None
+    ) -> tuple[Subscriber, str, int]:
+        """Record a subscription request from the web: (subscriber, fingerprint of what the
+        confirmation link confirms, request id). Raises RateLimited past the limit."""
+        now = now or utcnow()
+        email = normalise_email(email)
+        pending = json.dumps({**interests.to_dict(), "frequency": frequency})
+        with self._write() as db:
+            db.execute(
+                "DELETE FROM subscription_requests WHERE created < ?", (iso(now - RATE_WINDOW),)
+            )
+            (recent,) = db.execute(
+                "SELECT COUNT(*) FROM subscription_requests WHERE email=?", (email,)
+            ).fetchone()
+            if recent >= RATE_LIMIT:
+                raise RateLimited(
+                    f"too many subscription requests for {email}; try again in an hour"
+                )
+            request_id = db.execute(
+                "INSERT INTO subscription_requests(email, created) VALUES (?, ?)",
+                (email, iso(now)),
+            ).lastrowid
+            row = db.execute("SELECT id, state FROM subscribers WHERE email=?", (email,)).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO subscribers(email, interests, frequency, state, watermark,"
+                    " created) VALUES (?, ?, ?, 'pending', ?, ?)",
+                    (email, json.dumps(interests.to_dict()), frequency, iso(now), iso(now)),
+                )
+            elif row[1] == "active":
+                db.execute("UPDATE subscribers SET pending=? WHERE id=?", (pending, row[0]))
+            else:
+                db.execute(
+                    "UPDATE subscribers SET interests=?, frequency=?, state='pending', pending=NULL"
+                    " WHERE id=?",
+                    (json.dumps(interests.to_dict()), frequency, row[0]),
+                )
+            sub = _row(
+                db.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE email=?", (email,)).fetchone()
+            )
+        return sub, fingerprint(interests, frequency), request_id
+
+    def forget_request(self, request_id: int) -> None:
+        """Take back a request whose confirmation mail could not be sent."""
+        with self._write() as db:
+            db.execute("DELETE FROM subscription_requests WHERE id=?", (request_id,))
+
+    def add(
+        self, email: str, interests: Interests, frequency: str, now: dt.datetime | None = None
+    ) -> Subscriber:
+        """Create or replace a confirmed subscriber directly (for administrators)."""
+        now = now or utcnow()
+        email = normalise_email(email)
+        with self._write() as db:
+            row = db.execute("SELECT state FROM subscribers WHERE email=?", (email,)).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO subscribers(email, interests, frequency, state, watermark,"
+                    " created) VALUES (?, ?, ?, 'pending', ?, ?)",
+                    (email, json.dumps(interests.to_dict()), frequency, iso(now), iso(now)),
+                )
+            db.execute(
+                "UPDATE subscribers SET interests=?, frequency=?, pending=NULL WHERE email=?",
+                (json.dumps(interests.to_dict()), frequency, email),
+            )
+            if row is None or row[0] != "active":
+                self._activate(db, email, now)
+        sub = self.by_email(email)
+        assert sub is not None
+        return sub
+
+    @staticmethod
+    def _activate(db: sqlite3.Connection, email: str, now: dt.datetime) -> None:
+        # Digests start with the papers added from now on, the first one a period from now.
+        db.execute(
+            "UPDATE subscribers SET state='active', confirmed=?, watermark=?, last_digest=? "
+            "WHERE email=?",
+            (iso(now), iso(now), iso(now), email),
+        )
+
+    def confirm(self, claims: dict[str, Any], now: dt.datetime | None = None) -> Subscriber:
+        """Apply a confirmation link's claims (from ``read_token``); raises UnknownSubscriber
+        or StaleLink."""
+        now = now or utcnow()
+        with self._write() as db:
+            row = db.execute(
+                f"SELECT {_COLUMNS} FROM subscribers WHERE id=?", (claims.get("s"),)
+            ).fetchone()
+            if row is None or row[1] != claims.get("e"):
+                raise UnknownSubscriber("this subscription no longer exists; subscribe again")
+            sub = _row(row)
+            current = fingerprint(sub.interests, sub.frequency)
+            if sub.pending is not None and fingerprint(*sub.pending) == claims.get("h"):
+                interests, frequency = sub.pending
+                db.execute(
+                    "UPDATE subscribers SET interests=?, frequency=?, pending=NULL WHERE id=?",
+                    (json.dumps(interests.to_dict()), frequency, sub.id),
+                )
+            elif current != claims.get("h"):
+                raise StaleLink("this link is for an older request; use the newest email")
+            elif sub.state == "unsubscribed":
+                raise StaleLink("this subscription was cancelled; subscribe again")
+            elif sub.state == "pending":
+                self._activate(db, sub.email, now)
+        confirmed = self.get(sub.id)
+        assert confirmed is not None
+        return confirmed
+
+    def unsubscribe(self, claims: dict[str, Any]) -> Subscriber | None:
+        """Apply an unsubscribe link's claims; None if the subscriber no longer exists."""
+        with self._write() as db:
+            cur = db.execute(
+                "UPDATE subscribers SET state='unsubscribed', pending=NULL WHERE id=? AND email=?",
+                (claims.get("s"), claims.get("e")),
+            )
+            if not cur.rowcount:
+                return None
+        return self.get(claims["s"])
+
+    def remove(self, email: str) -> None:
+        """Delete a subscriber and their sent-log; raises UnknownSubscriber."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT id FROM subscribers WHERE email=?", (email.strip().lower(),)
+            ).fetchone()
+            if row is None:
+                raise UnknownSubscriber(f"no subscriber {email!r}")
+            db.execute("DELETE FROM digest_sent WHERE subscriber_id=?", (row[0],))
+            db.execute("DELETE FROM subscribers WHERE id=?", (row[0],))
+
+    def record_digest(
+        self, subscriber_id: int, paper_ids: Sequence[str], watermark: str, now: dt.datetime
+    ) -> None:
+        """In one transaction: log the papers as sent and advance the subscriber's watermark
+        and digest clock. Called once the SMTP server accepted the digest (or when nothing
+        qualified)."""
+        with self._write() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO digest_sent(subscriber_id, paper_id, sent) VALUES (?,?,?)",
+                [(subscriber_id, pid, iso(now)) for pid in paper_ids],
+            )
+            db.execute(
+                "UPDATE subscribers SET watermark=max(watermark, ?), last_digest=? WHERE id=?",
+                (watermark, iso(now), subscriber_id),
+            )
+
+
+# -- links and the confirmation mail ---------------------------------------------------------
+
+
+def confirm_token(key: bytes, sub: Subscriber, digest: str) -> str:
+    """The signed token of a confirmation link."""
+    claims = {"s": sub.id, "e": sub.email, "h": digest}
+    return make_token(key, "confirm", claims, CONFIRM_TTL.total_seconds())
+
+
+def unsubscribe_token(key: bytes, sub: Subscriber) -> str:
+    """The signed token of an unsubscribe link."""
+    claims = {"s": sub.id, "e": sub.email}
+    return make_token(key, "unsubscribe", claims, UNSUBSCRIBE_TTL.total_seconds())
+
+
+def link(path: str, token: str) -> str:
+    """An absolute link to the site with a token parameter."""
+    return f"{mail.base_url()}{path}?{urlencode({'token': token})}"
+
+
+def subscribe(
+    subs: Subscriptions,
+    data_dir: Path,
+    email: Any,
+    interests: Interests,
+    frequency: str,
+    *,
+    now: dt.datetime | None = None,
+) -> Subscriber:
+    """Validate and record a request, and mail the confirmation link.
+
+    Raises InvalidSubscription, RateLimited, mail.MailNotConfigured or mail.MailError (then the
+    request does not count towards the rate limit).
+    """
+    email = normalise_email(email)
+    check_frequency(frequency)
+    subs.check_papers(interests)
+    config = mail.SmtpConfig.from_env()
+    sub, digest, request_id = subs.request(email, interests, frequency, now)
+    shown, shown_frequency = sub.pending or (sub.interests, sub.frequency)
+    token = confirm_token(secret_key(data_dir), sub, digest)
+    text, html = mail.render(
+        "confirm",
+        email=sub.email,
+        interests=shown,
+        frequency=shown_frequency,
+        change=sub.pending is not None,
+        confirm_url=link("/subscriptions/confirm", token),
+        expires_days=CONFIRM_TTL.days,
+        base_url=mail.base_url(),
+    )
+    msg = mail.compose(config.sender, sub.email, "Confirm your sciseek subscription", text, html)
+    try:
+        with mail.Mailer(config) as mailer:
+            mailer.send(msg)
+    except mail.MailError:
+        subs.forget_request(request_id)
+        raise
+    return sub
