@@ -1,0 +1,367 @@
+"""Commands over the papers: index, search, similar, get, delete, stats, eval, demo, serve."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import shutil
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..engine import Engine, default_data_dir
+from ..papers import Paper
+from ..readers import ReadError, UnreadableSource, read_papers
+from .common import BATCH, ERROR_CAP, UsageError, _engine, _filters, _progress
+from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, _harvest
+
+# -- index ---------------------------------------------------------------------------------
+
+
+class _ErrorPrinter:
+    def __init__(self, cap: int = ERROR_CAP):
+        self.cap = cap
+        self.count = 0
+        self.reasons: Counter[str] = Counter()
+
+    def __call__(self, error: ReadError | str) -> None:
+        self.count += 1
+        if isinstance(error, ReadError):
+            self.reasons[error.reason.split(" (")[0].split(":")[0]] += 1
+        if self.count <= self.cap:
+            tqdm.write(f"error: {error}", file=sys.stderr)
+
+    def finish(self) -> None:
+        if self.count > self.cap:
+            print(f"error: ... and {self.count - self.cap} more bad records", file=sys.stderr)
+
+
+def _validate_all(paths: Sequence[str], fmt: str, errors: _ErrorPrinter) -> int:
+    valid = 0
+    for path in paths:
+        try:
+            for item in read_papers(path, fmt):
+                if isinstance(item, ReadError):
+                    errors(item)
+                else:
+                    valid += 1
+        except UnreadableSource as e:
+            errors(str(e))
+    return valid
+
+
+def _index_file(
+    engine: Engine,
+    path: str,
+    fmt: str,
+    errors: _ErrorPrinter,
+    seen: set[str],
+    bar: tqdm,
+    verbose: bool,
+    batch_size: int,
+) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    batch: list[Paper] = []
+
+    def flush() -> None:
+        if not batch:
+            return
+        encoded = [0]
+
+        def progress(n: int) -> None:
+            encoded[0] += n
+            bar.update(n)
+
+        result = engine.add(batch, progress)
+        counts["new"] += result.inserted
+        counts["updated"] += result.updated
+        counts["unchanged"] += result.unchanged
+        bar.update(max(0, len(batch) - encoded[0]))
+        if verbose:
+            tqdm.write(
+                f"committed {len(batch)} papers from {path} (store generation {result.generation})",
+                file=sys.stderr,
+            )
+        batch.clear()
+
+    for item in read_papers(path, fmt):
+        counts["read"] += 1
+        if isinstance(item, ReadError):
+            counts["skipped"] += 1
+            errors(item)
+            continue
+        if item.id in seen:
+            counts["duplicates"] += 1
+        seen.add(item.id)
+        batch.append(item)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return counts
+
+
+def index_paths(
+    engine: Engine,
+    paths: Sequence[str],
+    fmt: str = "auto",
+    *,
+    strict: bool = False,
+    verbose: bool = False,
+    batch_size: int = BATCH,
+) -> int:
+    """Index paper files into ``engine`` with a per-file summary; returns the exit code."""
+    errors = _ErrorPrinter()
+    if strict:
+        valid = _validate_all(paths, fmt, errors)
+        errors.finish()
+        if errors.count:
+            print(
+                f"aborted (--strict): {errors.count} bad records; nothing was written",
+                file=sys.stderr,
+            )
+            return 2
+        if not valid:
+            print("error: no valid papers found", file=sys.stderr)
+            return 2
+    totals: Counter[str] = Counter()
+    unusable = False
+    seen: set[str] = set()
+    with _progress(None, "indexing") as bar:
+        for path in paths:
+            try:
+                counts = _index_file(engine, path, fmt, errors, seen, bar, verbose, batch_size)
+            except UnreadableSource as e:
+                errors(str(e))
+                unusable = True
+                continue
+            if not counts["read"]:
+                tqdm.write(f"error: {path}: no papers found (empty file)", file=sys.stderr)
+            indexed = counts["new"] + counts["updated"] + counts["unchanged"]
+            line = (
+                f"{path}: read {counts['read']} records, indexed {indexed} "
+                f"({counts['new']} new, {counts['updated']} updated, "
+                f"{counts['unchanged']} unchanged), skipped {counts['skipped']}"
+            )
+            if counts["duplicates"]:
+                line += f", {counts['duplicates']} duplicate ids (last one kept)"
+            tqdm.write(line, file=sys.stdout)
+            totals.update(counts)
+    errors.finish()
+    if errors.reasons:
+        reasons = ", ".join(f"{n} {r}" for r, n in errors.reasons.most_common())
+        print(f"skipped records by reason: {reasons}", file=sys.stderr)
+    valid = totals["new"] + totals["updated"] + totals["unchanged"]
+    print(f"store now holds {engine.store.count()} papers")
+    if not valid:
+        print("error: no valid papers found", file=sys.stderr)
+        return 2
+    return 2 if unusable else 0
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        return index_paths(
+            engine,
+            args.paths,
+            args.format,
+            strict=args.strict,
+            verbose=args.verbose,
+            batch_size=args.batch_size,
+        )
+
+
+# -- search, get, delete, stats ------------------------------------------------------------
+
+
+def _print_hits(hits: list) -> None:
+    out = sys.stdout
+    if not hits:
+        print("no results", file=out)
+    for rank, hit in enumerate(hits, 1):
+        p = hit.paper
+        print(f"{rank:3d}. [{hit.score:7.3f}] {p.id}  {p.title}", file=out)
+        meta = [
+            ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else ""),
+            p.published or "",
+            " ".join(p.categories[:4]),
+        ]
+        print("      " + " | ".join(m for m in meta if m), file=out)
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    query = " ".join(args.query).strip()
+    if not query:
+        raise UsageError("empty query")
+    filters = _filters(args)
+    with _engine(args) as engine:
+        hits = engine.search(query, mode=args.mode, k=args.k, filters=filters)
+    if args.json:
+        print(
+            json.dumps(
+                {"query": query, "mode": args.mode, "hits": [h.to_dict() for h in hits]},
+                ensure_ascii=False,
+            )
+        )
+    else:
+        _print_hits(hits)
+    return 0
+
+
+def cmd_similar(args: argparse.Namespace) -> int:
+    filters = _filters(args)
+    with _engine(args) as engine:
+        if engine.get(args.id) is None:
+            raise UsageError(f"no paper with id {args.id!r}")
+        hits = engine.similar(args.id, k=args.k, filters=filters)
+    if args.json:
+        print(json.dumps({"id": args.id, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
+    else:
+        _print_hits(hits)
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir or default_data_dir())
+    dense_dir = data_dir / "dense"
+    if dense_dir.exists():
+        shutil.rmtree(dense_dir)
+    with _engine(args, data_dir) as engine, _progress(engine.store.count(), "encoding") as bar:
+        engine.sync(bar.update)
+        stats = engine.stats()
+    print(
+        f"dense index rebuilt with {stats['dense']['model']}: {stats['dense']['documents']} papers"
+    )
+    return 0
+
+
+def cmd_get(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        paper = engine.get(args.id)
+    if paper is None:
+        raise UsageError(f"no paper with id {args.id!r}")
+    print(json.dumps(paper.to_dict(), ensure_ascii=False, indent=None if args.json else 2))
+    return 0
+
+
+def cmd_delete(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        deleted = engine.delete(args.ids)
+    missing = [i for i in dict.fromkeys(args.ids) if i not in set(deleted)]
+    print(f"deleted {len(deleted)} papers")
+    for pid in missing:
+        print(f"warning: no paper with id {pid!r}", file=sys.stderr)
+    if not deleted:
+        raise UsageError("none of the given ids exist")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with _engine(args) as engine:
+        stats = engine.stats()
+    if args.json:
+        print(json.dumps(stats))
+    else:
+        lex = stats["lexical"]
+        print(f"data dir:      {stats['data_dir']}")
+        print(f"papers:        {stats['papers']}")
+        print(
+            f"lexical index: {lex['documents']} papers, generation {lex['generation']}"
+            f" ({'up to date' if lex['up_to_date'] else 'behind the store'})"
+        )
+    return 0
+
+
+# -- eval, demo ----------------------------------------------------------------------------
+
+
+@contextmanager
+def _eval_dir(data_dir: str | None) -> Iterator[Path]:
+    if data_dir:
+        yield Path(data_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="sciseek-eval-") as tmp:
+            yield Path(tmp)
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate, load_dataset
+
+    dataset = load_dataset(args.dataset, args.split)
+    with _eval_dir(args.data_dir) as data_dir, _engine(args, data_dir) as engine:
+        papers = []
+        for item in read_papers(dataset.corpus, "beir"):
+            if isinstance(item, ReadError):
+                print(f"warning: {item}", file=sys.stderr)
+            else:
+                papers.append(item)
+        uses_dense = args.mode in ("dense", "hybrid")
+        with _progress(len(papers), f"indexing {dataset.name}") as bar:
+            engine.add(papers, bar.update if uses_dense else None, dense=uses_dense)
+            bar.update(len(papers) - bar.n)
+        with _progress(len(dataset.queries), "queries", unit="query") as bar:
+            result = evaluate(engine, dataset, args.mode, progress=bar.update)
+        result.extra = {"split": args.split, "documents": len(papers)}
+        if uses_dense:
+            result.extra["model"] = engine.dense.model_name
+        if args.mode == "hybrid":
+            result.extra["fusion"] = engine.fusion
+            result.extra["weights"] = engine.weights
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(
+            f"{dataset.name} ({args.split}, {result.queries} queries, {len(papers)} documents,"
+            f" mode {args.mode})"
+        )
+        for name, value in result.metrics.items():
+            print(f"  {name:<11} {value:.4f}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir or default_data_dir())
+    with Engine.open(data_dir) as engine:
+        if args.file:
+            code = index_paths(engine, [args.file], "auto")
+        else:
+            since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=DEMO_DAYS)
+            print(
+                f"harvesting arXiv {DEMO_SET} since {since} ({', '.join(DEMO_CATEGORIES)});"
+                " this takes a few minutes"
+            )
+            code = _harvest(
+                engine,
+                [DEMO_SET],
+                date_from=since.isoformat(),
+                categories=DEMO_CATEGORIES,
+                debug=args.debug,
+                hint="; offline, use sciseek demo --file PAPERS.jsonl[.gz]",
+            )
+        if code:
+            return code
+        query = "retrieval augmented generation for question answering"
+        hits = engine.search(query, k=5)
+        print(f"\nsample search: {query!r}")
+        _print_hits(hits)
+    where = "" if args.data_dir is None else f" --data-dir {data_dir}"
+    print(f"\nready: {data_dir.resolve()}\ntry:   sciseek search 'your question'{where}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from ..web import serve
+
+    with _engine(args) as engine:
+        print(
+            f"serving {engine.store.count()} papers on http://{args.host}:{args.port}/ "
+            "(Ctrl-C stops)",
+            file=sys.stderr,
+        )
+        serve(engine, host=args.host, port=args.port)
+    return 0

@@ -1,0 +1,76 @@
+"""Helpers shared by the command modules: errors, progress bars, engine options."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..engine import Engine, default_data_dir
+from ..papers import Filters, InvalidPaper
+
+BATCH = 2000
+RETRIEVERS = ("bm25", "dense", "sparse")
+ERROR_CAP = 20
+
+
+class UsageError(Exception):
+    """Bad usage or bad input: exit code 2."""
+
+
+def _progress(total: int | None, desc: str, unit: str = "paper") -> tqdm:
+    return tqdm(
+        total=total,
+        desc=desc,
+        unit=unit,
+        disable=not sys.stderr.isatty(),
+        file=sys.stderr,
+        dynamic_ncols=True,
+        leave=False,
+    )
+
+
+def _engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Engine:
+    engine = Engine.open(
+        data_dir or args.data_dir or default_data_dir(), model=getattr(args, "model", None)
+    )
+    if getattr(args, "fusion", None):
+        engine.fusion = args.fusion
+    if getattr(args, "weights", None):
+        engine.weights = args.weights
+    return engine
+
+
+def _weights(value: str) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for part in value.split(","):
+        name, _, number = part.partition("=")
+        name = name.strip()
+        if name not in RETRIEVERS:
+            raise argparse.ArgumentTypeError(
+                f"unknown retriever {name!r}; use {', '.join(RETRIEVERS)}"
+            )
+        try:
+            weights[name] = float(number)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"weight of {name} is not a number") from None
+        if weights[name] < 0:
+            raise argparse.ArgumentTypeError("weights must not be negative")
+    if not any(weights.values()):
+        raise argparse.ArgumentTypeError("at least one weight must be positive")
+    return weights
+
+
+def _filters(args: argparse.Namespace) -> Filters | None:
+    try:
+        f = Filters(
+            date_from=args.date_from,
+            date_to=args.date_to,
+            categories=tuple(args.category or ()),
+            authors=tuple(args.author or ()),
+        )
+    except InvalidPaper as e:
+        raise UsageError(str(e)) from None
+    return f or None
