@@ -4,8 +4,8 @@ Candidates are the papers added to the store since the subscriber's watermark an
 to them, retrieved by hybrid search for each saved query and by embedding similarity to each
 seed paper (restricted to those papers and the subscriber's categories). Raw retrieval scores
 are not comparable across queries, so a paper is kept only if its *calibrated* relevance,
-P(relevant) = 1 / (1 + exp(-(A * cos + B))) of the cosine between the query's and the paper's
-embeddings, reaches THRESHOLD.
+P(relevant) of the cosine between the query's and the paper's embeddings (``relevance``),
+reaches THRESHOLD.
 
 Exactly once: a digest's papers go into the sent-log in the same transaction that advances the
 subscriber's watermark, after the SMTP server accepted the message, and papers in the sent-log
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
-import math
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -26,22 +25,13 @@ from email.message import EmailMessage
 from pathlib import Path
 from urllib.parse import quote
 
-import numpy as np
-
 from . import mail
 from .engine import Engine
 from .papers import Filters, Paper
+from .relevance import THRESHOLD
 from .subscriptions import Subscriber, Subscriptions, link, unsubscribe_token, utcnow
 from .tokens import secret_key
 
-# Fitted by `python benchmarks/calibrate_threshold.py` (BENCHMARKS.md, "Digest relevance
-# threshold"): logistic regression of judged relevance on the query-paper cosine of the bundled
-# encoder (all-MiniLM-L6-v2) over the top-100 hybrid candidates of the judged queries of SciFact
-# train and the CACM, CISI, MED and NPL test sets. A paper needs cosine >= 0.615 to pass.
-A = 8.1043
-B = -5.6023
-# The threshold with the best F1 on the SciFact test judgments (same command).
-THRESHOLD = 0.35
 MAX_PAPERS = 20
 CANDIDATES = 100  # retrieved per query or seed paper, before the threshold
 SNIPPET = 220  # characters
@@ -50,11 +40,6 @@ LOCK_FILE = "digest.lock"
 
 class DigestLocked(RuntimeError):
     """Another digest run holds the data dir's digest lock."""
-
-
-def relevance(cos: float, a: float = A, b: float = B) -> float:
-    """Calibrated probability that a paper is relevant to a query, from their cosine."""
-    return 1.0 / (1.0 + math.exp(-(a * cos + b)))
 
 
 @dataclass
@@ -95,19 +80,14 @@ def select(
     interests = sub.interests
     filters = Filters(ids=tuple(candidate_ids), categories=interests.categories)
     k = min(len(candidate_ids), CANDIDATES)
-    dense = engine.vectors
     seeds = set(interests.papers)
     best: dict[str, Match] = {}
 
     def consider(hits: list, query: str, reason: str) -> None:
-        qvec = dense.encode_query(query)
-        for hit in hits:
+        for hit, score in zip(hits, engine.relevance(query, hits), strict=True):
             p = hit.paper
-            rowid = engine.store.rowid(p.id)
-            vec = dense.vector(rowid) if rowid is not None else None
-            if p.id in seeds or vec is None:
+            if p.id in seeds or score is None:
                 continue
-            score = relevance(float(np.dot(qvec, vec)))
             if score >= threshold and (p.id not in best or score > best[p.id].relevance):
                 snippet = _one_line(engine.snippet(p, query))
                 best[p.id] = Match(p, score, reason, snippet)

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from . import fusion
-from .lexical import LexicalIndex
+from . import feedback, fusion
+from .encoder import document_text
+from .feedback import PRF
+from .lexical import LexicalIndex, _atomic_write
 from .papers import Filters, Paper, normalise_id
+from .relevance import calibration as relevance_fit
+from .relevance import relevance as relevance_of
 from .store import Store, UpsertResult
 from .vectors import DenseIndex, SparseIndex, describe
 
@@ -26,6 +31,8 @@ MAX_K = 1000
 DEFAULT_FUSION = "zscore"
 DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 0.4, "dense": 0.6}
 CANDIDATES = 100  # per retriever, before fusion
+RERANK_DEPTH = 50  # fused results a re-ranker re-scores
+CONFIG_FILE = "config.json"  # retrieval settings stored with the indexes (sciseek tune)
 
 
 def default_data_dir() -> Path:
@@ -39,6 +46,7 @@ class Hit:
 
     paper: Paper
     score: float
+    relevance: float | None = None  # calibrated P(relevant), when asked for
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready result: the paper's fields plus its score."""
@@ -51,6 +59,7 @@ class Hit:
             "categories": p.categories,
             "published": p.published,
             "url": p.url or p.arxiv_url,
+            **({"relevance": round(self.relevance, 4)} if self.relevance is not None else {}),
         }
 
 
@@ -75,6 +84,11 @@ class Engine:
             self._sparse = SparseIndex(data_dir / "sparse", store, log=log)
         self.fusion = DEFAULT_FUSION
         self.weights: dict[str, float] = dict(DEFAULT_WEIGHTS)
+        self.prf: PRF | None = None
+        self.reranker: Any = None  # a rerank.Reranker, loaded on demand (torch)
+        self.rerank_depth = RERANK_DEPTH
+        self._warned_calibration = False
+        self._load_config()
 
     @classmethod
     def open(
@@ -103,6 +117,35 @@ class Engine:
     def close(self) -> None:
         """Release the store connection."""
         self.store.close()
+
+    def _load_config(self) -> None:
+        path = self.data_dir / CONFIG_FILE
+        if not path.exists():
+            return
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+            self.fusion = config.get("fusion", self.fusion)
+            if self.fusion not in fusion.FUSIONS:
+                raise ValueError(f"unknown fusion {self.fusion!r}")
+            self.weights = {str(k): float(v) for k, v in config.get("weights", {}).items()}
+            if not self.weights or set(self.weights) - {"bm25", "dense", "sparse"}:
+                raise ValueError("weights must name bm25, dense or sparse")
+            if config.get("prf"):
+                self.prf = PRF.from_dict(config["prf"])
+        except (ValueError, TypeError, AttributeError) as e:
+            raise ValueError(f"{path}: bad retrieval settings ({e}); fix or delete it") from None
+
+    def save_config(self, **provenance: Any) -> Path:
+        """Store the current fusion, weights and PRF settings with the indexes."""
+        path = self.data_dir / CONFIG_FILE
+        config = {
+            "fusion": self.fusion,
+            "weights": self.weights,
+            "prf": self.prf.to_dict() if self.prf else None,
+            **provenance,
+        }
+        _atomic_write(path, json.dumps(config, indent=2) + "\n")
+        return path
 
     def __enter__(self) -> Engine:
         return self
@@ -170,10 +213,46 @@ class Engine:
         return self.store.get(paper_id)
 
     def search(
-        self, query: str, mode: str = DEFAULT_MODE, k: int = 10, filters: Filters | None = None
+        self,
+        query: str,
+        mode: str = DEFAULT_MODE,
+        k: int = 10,
+        filters: Filters | None = None,
+        min_score: float | None = None,
     ) -> list[Hit]:
-        """Top-k papers for a free-text query (keywords, a title, an id or a question)."""
-        return self._hits(self._retrieve(query, mode, k, filters))
+        """Top-k papers for a free-text query (keywords, a title, an id or a question).
+
+        With ``min_score``, only papers whose calibrated relevance (``relevance``) reaches it
+        are kept, whatever the mode; ``Hit.relevance`` is then set.
+        """
+        hits = self._hits(self._retrieve(query, mode, k, filters))
+        if min_score is None:
+            return hits
+        for hit, p in zip(hits, self.relevance(query, hits), strict=True):
+            hit.relevance = p
+        return [h for h in hits if h.relevance is not None and h.relevance >= min_score]
+
+    def relevance(self, query: str, hits: Sequence[Hit]) -> list[float | None]:
+        """Calibrated probability that each hit is relevant to ``query`` (None: no vector yet).
+
+        The same scale for every mode: a logistic map of the query-paper cosine
+        (``sciseek.relevance``), fitted for the dense model in use.
+        """
+        dense = self.vectors
+        a, b, calibrated = relevance_fit(dense.model_name, dense.model_path)
+        if not calibrated and not self._warned_calibration:
+            self._log(
+                f"warning: no relevance calibration for model {dense.model_name}; using the "
+                "bundled model's (add sciseek-calibration.json to the model folder)"
+            )
+            self._warned_calibration = True
+        rowids = {h.paper.id: self.store.rowid(h.paper.id) for h in hits}
+        cos = dense.scores(dense.encode_query(query), [r for r in rowids.values() if r])
+        out: list[float | None] = []
+        for h in hits:
+            r = rowids[h.paper.id]
+            out.append(relevance_of(cos[r], a, b) if r is not None and r in cos else None)
+        return out
 
     def search_ids(
         self, query: str, mode: str = DEFAULT_MODE, k: int = 10, filters: Filters | None = None
@@ -212,47 +291,111 @@ class Engine:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self._check_k(k)
         allowed = self.lexical.filter_rowids(filters) if filters else None
-        if mode == "bm25":
-            ranked = self.lexical.search(query, k, filters)
-        elif mode == "dense":
-            ranked = self.vectors.search(self.vectors.encode_query(query), k, allowed)
-        elif mode == "sparse":
-            sparse = self.sparse
-            ranked = sparse.search(sparse.encode_query(query), k, allowed)
+        depth = max(k, self.rerank_depth) if self.reranker is not None else k
+        if mode == "hybrid":
+            names = [n for n, w in self.weights.items() if w > 0]
+            runs = self.runs(query, names, filters, exact_dense=self.fusion != "rrf")
+            ranked = self.fuse(runs, depth)
         else:
-            ranked = self._hybrid(query, k, filters, allowed)
-        return self._pin_exact(query, ranked, k, filters)
+            ranked = self._run(mode, query, depth, filters, allowed)
+        if self.reranker is not None:
+            ranked = self._rerank(query, ranked)
+        return self._pin_exact(query, ranked[:k], k, filters)
 
-    def _hybrid(
-        self, query: str, k: int, filters: Filters | None, allowed: np.ndarray | None
+    def _run(
+        self,
+        name: str,
+        query: str,
+        depth: int,
+        filters: Filters | None,
+        allowed: np.ndarray | None,
+        qvec: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
-        depth = max(CANDIDATES, k)
-        runs: list[dict[int, float]] = []
-        weights: list[float] = []
+        """One retriever's ranking, with pseudo-relevance feedback when ``prf`` is set."""
+        if name == "bm25":
+            ranked = self.lexical.search(query, depth, filters)
+            if self.prf is None or self.prf.query_weight >= 1.0 or not ranked:
+                return ranked
+            top = ranked[: self.prf.docs]
+            papers = self.store.get_by_rowids([r for r, _ in top])
+            docs = [
+                (self.lexical.terms(document_text(papers[r])), s) for r, s in top if r in papers
+            ]
+            weights = feedback.rm3(
+                self.lexical.terms(query), docs, self.prf.terms, self.prf.query_weight
+            )
+            return self.lexical.search_weighted(weights, depth, filters)
+        if name == "dense":
+            qvec = self.dense_query(query, allowed) if qvec is None else qvec
+            return self.vectors.search(qvec, depth, allowed)
+        if name == "sparse":
+            sparse = self.sparse
+            return sparse.search(sparse.encode_query(query), depth, allowed)
+        raise ValueError(f"unknown retriever {name!r}")
+
+    def dense_query(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
+        """The query's embedding, moved towards its top papers (Rocchio) when ``prf`` is set."""
+        qvec = self.vectors.encode_query(query)
+        if self.prf is None or self.prf.beta == 0:
+            return qvec
+        top = self.vectors.search(qvec, self.prf.docs, allowed)
+        docs = [v for v in (self.vectors.vector(r) for r, _ in top) if v is not None]
+        if not docs:
+            return qvec
+        return feedback.rocchio(qvec, np.stack(docs), self.prf.alpha, self.prf.beta)
+
+    def runs(
+        self,
+        query: str,
+        retrievers: Iterable[str],
+        filters: Filters | None = None,
+        *,
+        exact_dense: bool = True,
+    ) -> dict[str, dict[int, float]]:
+        """Each retriever's top candidates {row id: score} for a query, ready for ``fuse``.
+
+        Dense scores are cheap to compute exactly, so with ``exact_dense`` the dense run also
+        scores every other retriever's candidates: no candidate is fused with a guessed score.
+        """
+        allowed = self.lexical.filter_rowids(filters) if filters else None
+        depth = max(CANDIDATES, self.rerank_depth if self.reranker is not None else 0)
+        out: dict[str, dict[int, float]] = {}
         qvec = None
-        for name, weight in self.weights.items():
-            if weight <= 0:
-                continue
-            if name == "bm25":
-                run = dict(self.lexical.search(query, depth, filters))
-            elif name == "dense":
-                qvec = self.vectors.encode_query(query)
-                run = dict(self.vectors.search(qvec, depth, allowed))
-            elif name == "sparse":
-                sparse = self.sparse
-                run = dict(sparse.search(sparse.encode_query(query), depth, allowed))
-            else:
-                raise ValueError(f"unknown retriever {name!r} in fusion weights")
-            runs.append(run)
-            weights.append(weight)
-        if qvec is not None and self.fusion != "rrf":
-            # Dense scores are cheap to compute exactly for the other retrievers' candidates,
-            # so no candidate is fused with a guessed dense score.
-            dense_run = runs[list(n for n, w in self.weights.items() if w > 0).index("dense")]
-            missing = {r for run in runs for r in run} - dense_run.keys()
-            dense_run.update(self.vectors.scores(qvec, sorted(missing)))
-        fused = fusion.fuse(runs, weights, self.fusion)
+        for name in retrievers:
+            if name == "dense":
+                qvec = self.dense_query(query, allowed)
+            out[name] = dict(self._run(name, query, depth, filters, allowed, qvec))
+        if qvec is not None and exact_dense:
+            missing = {r for run in out.values() for r in run} - out["dense"].keys()
+            out["dense"].update(self.vectors.scores(qvec, sorted(missing)))
+        return out
+
+    def fuse(
+        self,
+        runs: Mapping[str, Mapping[int, float]],
+        k: int,
+        weights: Mapping[str, float] | None = None,
+        method: str | None = None,
+    ) -> list[tuple[int, float]]:
+        """Top-k of the runs fused with ``weights`` and ``method`` (default: the engine's)."""
+        weights = self.weights if weights is None else weights
+        names = [n for n, w in weights.items() if w > 0 and n in runs]
+        if not names:
+            raise ValueError("no retriever with a positive weight")
+        fused = fusion.fuse(
+            [runs[n] for n in names], [weights[n] for n in names], method or self.fusion
+        )
         return [(int(r), s) for r, s in fusion.top(fused, k)]
+
+    def _rerank(self, query: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        head = ranked[: self.rerank_depth]
+        papers = self.store.get_by_rowids([r for r, _ in head])
+        candidates = [(r, document_text(papers[r])) for r, _ in head if r in papers]
+        reranked = self.reranker.rerank(query, candidates, self.rerank_depth)
+        floor = min((s for _, s in reranked), default=0.0)
+        tail = ranked[self.rerank_depth :]
+        # the rest keep their order, below every re-scored paper
+        return reranked + [(r, floor - 1.0 - i) for i, (r, _) in enumerate(tail)]
 
     def _pin_exact(
         self, query: str, ranked: list[tuple[int, float]], k: int, filters: Filters | None

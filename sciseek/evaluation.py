@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -126,3 +127,58 @@ def evaluate(
             progress(1)
     seconds = time.perf_counter() - start
     return EvalResult(dataset.name, mode, len(dataset.queries), evaluate_run(run, dataset), seconds)
+
+
+def collect_runs(
+    engine: Engine,
+    dataset: Dataset,
+    retrievers: Sequence[str],
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, dict[str, dict[int, float]]]:
+    """Every retriever's candidates for every judged query: {query id: {retriever: run}}."""
+    out = {}
+    for qid, text in dataset.queries.items():
+        out[qid] = engine.runs(text, retrievers)
+        if progress:
+            progress(1)
+    return out
+
+
+def _weight_grid(names: Sequence[str], step: float) -> list[dict[str, float]]:
+    n = round(1 / step)
+    grid = []
+    for combo in itertools.product(range(n + 1), repeat=len(names)):
+        if sum(combo) == n and sum(1 for c in combo if c) >= 2:
+            grid.append({name: round(c * step, 4) for name, c in zip(names, combo, strict=True)})
+    return grid
+
+
+def tune_fusion(
+    engine: Engine,
+    dataset: Dataset,
+    runs: dict[str, dict[str, dict[int, float]]],
+    *,
+    step: float = 0.1,
+    methods: Sequence[str] = ("zscore", "minmax"),
+    metric: str = "ndcg@10",
+    progress: Callable[[int], None] | None = None,
+) -> list[tuple[float, str, dict[str, float]]]:
+    """(metric, fusion, weights) for every weight split on a ``step`` grid, best first.
+
+    ``runs`` come from ``collect_runs`` on the same (train or dev) queries.
+    """
+    names = sorted({n for per_query in runs.values() for n in per_query})
+    rowids = {r for per_query in runs.values() for run in per_query.values() for r in run}
+    ids = engine.store.ids_by_rowids(sorted(rowids))
+    results = []
+    for method in methods:
+        for weights in _weight_grid(names, step):
+            run = {}
+            for qid, per_query in runs.items():
+                fused = engine.fuse(per_query, RUN_DEPTH + 1, weights, method)
+                run[qid] = [(ids[r], s) for r, s in fused if r in ids and ids[r] != qid]
+            results.append((evaluate_run(run, dataset)[metric], method, weights))
+            if progress:
+                progress(1)
+    results.sort(key=lambda t: (-t[0], t[1], sorted(t[2].items())))
+    return results

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -309,6 +310,33 @@ class LexicalIndex:
         q = tantivy.Query.boolean_query(
             [(tantivy.Occur.Should, tantivy.Query.term_query(schema, "text", t)) for t in terms]
         )
+        return self._top_k(q, k, filters)
+
+    def search_weighted(
+        self, weights: Mapping[str, float], k: int = 10, filters: Filters | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k (row id, score) pairs for index terms each boosted by its weight.
+
+        The terms are taken as they are (e.g. from ``terms``); terms weighted zero or less
+        are dropped. The score is the weighted sum of the terms' BM25 scores.
+        """
+        bad = sorted(t for t, w in weights.items() if not math.isfinite(w))
+        if bad:
+            raise ValueError(f"term weights must be finite: {', '.join(bad)}")
+        schema = self._index.schema
+        clauses = [
+            (
+                tantivy.Occur.Should,
+                tantivy.Query.boost_query(tantivy.Query.term_query(schema, "text", t), float(w)),
+            )
+            for t, w in weights.items()
+            if t and w > 0
+        ]
+        if not clauses or k <= 0:
+            return []
+        return self._top_k(tantivy.Query.boolean_query(clauses), k, filters)
+
+    def _top_k(self, q: tantivy.Query, k: int, filters: Filters | None) -> list[tuple[int, float]]:
         fq = self._filter_query(filters) if filters else None
         if fq is not None:
             q = tantivy.Query.boolean_query([(tantivy.Occur.Must, q), (tantivy.Occur.Must, fq)])

@@ -185,7 +185,8 @@ def _print_hits(hits: list) -> None:
         print("no results", file=out)
     for rank, hit in enumerate(hits, 1):
         p = hit.paper
-        print(f"{rank:3d}. [{hit.score:7.3f}] {p.id}  {p.title}", file=out)
+        rel = f" P={hit.relevance:.2f}" if hit.relevance is not None else ""
+        print(f"{rank:3d}. [{hit.score:7.3f}{rel}] {p.id}  {p.title}", file=out)
         meta = [
             ", ".join(p.authors[:3]) + (" et al." if len(p.authors) > 3 else ""),
             p.published or "",
@@ -200,7 +201,9 @@ def cmd_search(args: argparse.Namespace) -> int:
         raise UsageError("empty query")
     filters = _filters(args)
     with _engine(args) as engine:
-        hits = engine.search(query, mode=args.mode, k=args.k, filters=filters)
+        hits = engine.search(
+            query, mode=args.mode, k=args.k, filters=filters, min_score=args.min_score
+        )
     if args.json:
         print(
             json.dumps(
@@ -312,6 +315,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if args.mode == "hybrid":
             result.extra["fusion"] = engine.fusion
             result.extra["weights"] = engine.weights
+        if engine.prf is not None:
+            result.extra["prf"] = engine.prf.to_dict()
+        if engine.reranker is not None:
+            result.extra["rerank"] = engine.reranker.name
+            result.extra["rerank_depth"] = engine.rerank_depth
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -321,6 +329,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         for name, value in result.metrics.items():
             print(f"  {name:<11} {value:.4f}")
+        for name in ("model", "fusion", "weights", "prf", "rerank"):
+            if name in result.extra:
+                print(f"  {name:<11} {result.extra[name]}")
     return 0
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..engine import Engine, default_data_dir
+from ..feedback import PRF
 from ..papers import Filters, InvalidPaper
 
 BATCH = 2000
@@ -40,7 +41,25 @@ def _engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Eng
         engine.fusion = args.fusion
     if getattr(args, "weights", None):
         engine.weights = args.weights
+    if getattr(args, "prf", None):
+        engine.prf = None if args.prf == "off" else args.prf
+    if getattr(args, "rerank", None):
+        from ..rerank import Reranker
+
+        engine.reranker = Reranker(args.rerank)
+        engine.rerank_depth = args.rerank_depth
     return engine
+
+
+def _prf(value: str) -> PRF | str:
+    from ..feedback import parse
+
+    if value.strip() == "off":
+        return "off"
+    try:
+        return parse(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def _weights(value: str) -> dict[str, float]:

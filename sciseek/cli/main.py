@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from .. import __version__
 from ..digest import DigestLocked
 from ..encoder import ModelNotFound
-from ..engine import DEFAULT_MODE, MAX_K, MODES
+from ..engine import DEFAULT_MODE, MAX_K, MODES, RERANK_DEPTH
 from ..fusion import FUSIONS
 from ..mail import MailError, MailNotConfigured
 from ..papers import InvalidPaper
 from ..readers import FORMATS, UnreadableSource
+from ..relevance import THRESHOLD
 from ..subscriptions import InvalidSubscription, RateLimited, UnknownSubscriber
 from ..vectors import ModelMismatch
 from .commands import (
@@ -33,7 +34,7 @@ from .commands import (
     cmd_similar,
     cmd_stats,
 )
-from .common import BATCH, UsageError, _weights
+from .common import BATCH, UsageError, _prf, _weights
 from .jobs import (
     cmd_digest_send,
     cmd_harvest_arxiv,
@@ -42,6 +43,7 @@ from .jobs import (
     cmd_subscribers_list,
     cmd_subscribers_remove,
 )
+from .training import cmd_train, cmd_tune
 
 # -- parser --------------------------------------------------------------------------------
 
@@ -54,6 +56,24 @@ def _positive(value: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError("must be at least 1")
     return n
+
+
+def _positive_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not x > 0 or x == float("inf"):
+        raise argparse.ArgumentTypeError("must be a positive number")
+    return x
+
+
+def _retriever_list(value: str) -> list[str]:
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    bad = [n for n in names if n not in ("bm25", "dense", "sparse")]
+    if bad or len(set(names)) < 2:
+        raise argparse.ArgumentTypeError("name two or three of bm25, dense, sparse")
+    return list(dict.fromkeys(names))
 
 
 def _k(value: str) -> int:
@@ -152,6 +172,29 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=W,...",
         help="hybrid weights, e.g. bm25=0.5,dense=0.5 (sparse too)",
     )
+    retrieval.add_argument(
+        "--prf",
+        type=_prf,
+        nargs="?",
+        const="on",
+        metavar="SETTINGS",
+        help="pseudo-relevance feedback: RM3 expansion for BM25 and Rocchio for dense, from the "
+        "top results; optional settings docs=10,terms=10,query_weight=0.5,alpha=1,beta=0.5 "
+        "(query_weight=1 turns RM3 off, beta=0 Rocchio); 'off' overrides a stored setting",
+    )
+    retrieval.add_argument(
+        "--rerank",
+        metavar="DIR",
+        help="re-score the top results with a local cross-encoder folder "
+        "(e.g. from sciseek train --cross-encoder)",
+    )
+    retrieval.add_argument(
+        "--rerank-depth",
+        type=_k,
+        default=RERANK_DEPTH,
+        metavar="N",
+        help=f"results the re-ranker re-scores (default {RERANK_DEPTH})",
+    )
     filters = argparse.ArgumentParser(add_help=False)
     filters.add_argument("--from", dest="date_from", metavar="DATE", help="published on/after")
     filters.add_argument("--to", dest="date_to", metavar="DATE", help="published on/before")
@@ -202,6 +245,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("query", nargs="+")
     p.add_argument("-k", type=_k, default=10, help=f"number of results (1..{MAX_K})")
+    p.add_argument(
+        "--min-score",
+        type=_probability,
+        metavar="P",
+        help="keep only results whose calibrated relevance (probability, same scale in every "
+        f"mode) is at least P; the digests use {THRESHOLD}",
+    )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)
 
@@ -304,6 +354,68 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="test", help="qrels split to evaluate (test, train, dev)")
     p.add_argument("--json", action="store_true", help="print one JSON line")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "train",
+        parents=[common, model],
+        help="fine-tune the dense encoder (or train a re-ranker) on your papers",
+        description="Fine-tune the bi-encoder with in-batch and mined hard negatives "
+        "(MultipleNegativesRankingLoss, topic-clustered batches) and save a model folder for "
+        "--model. SOURCE is a BEIR dataset dir (judged pairs of --split), a JSONL file of "
+        '{"query": ..., "paper": ID} pairs about the papers of --data-dir, or, with '
+        "--unsupervised, any paper file or BEIR dir (title -> abstract pairs, no judgments "
+        "needed). --model names the starting model (default: the bundled MiniLM).",
+    )
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("--out", required=True, metavar="DIR", help="new folder for the model")
+    p.add_argument(
+        "--split", default="train", help="qrels split of a BEIR SOURCE (default train; not test)"
+    )
+    p.add_argument(
+        "--unsupervised", action="store_true", help="pairs from the corpus alone, no judgments"
+    )
+    p.add_argument(
+        "--cross-encoder",
+        action="store_true",
+        help="train a cross-encoder re-ranker (for --rerank) instead of the bi-encoder",
+    )
+    p.add_argument("--epochs", type=_positive_float, default=1.0, help="passes (default 1)")
+    p.add_argument("--batch-size", type=_positive, default=32, help="pairs per batch (default 32)")
+    p.add_argument("--lr", type=_positive_float, default=2e-5, help="learning rate (default 2e-5)")
+    p.add_argument(
+        "--max-minutes",
+        type=_positive_float,
+        metavar="N",
+        help="stop training after N minutes and save the model as it is",
+    )
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "tune",
+        parents=[common, model],
+        help="choose hybrid fusion weights on judged queries and store them",
+        description="Index a BEIR-format dataset into --data-dir (kept), run the judged "
+        "queries of --split (not test) through each retriever once, try every weight split "
+        "on a grid with z-score and min-max fusion, and store the best (by nDCG@10) in the "
+        "data dir's config.json, where search, eval and serve pick it up.",
+    )
+    p.add_argument("dataset", metavar="DATASET_DIR")
+    p.add_argument("--split", default="train", help="qrels split to tune on (default train)")
+    p.add_argument(
+        "--retrievers",
+        type=_retriever_list,
+        default=["bm25", "dense", "sparse"],
+        metavar="NAME,...",
+        help="retrievers to fuse (default bm25,dense,sparse)",
+    )
+    p.add_argument(
+        "--prf", type=_prf, nargs="?", const="on", metavar="SETTINGS", help="as for search"
+    )
+    p.add_argument("--step", type=float, default=0.1, help="weight grid step (default 0.1)")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser(
         "serve",

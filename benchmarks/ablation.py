@@ -1,0 +1,171 @@
+"""Ablation of the quality techniques on SciFact test and the classic sets (cacm, cranfield, npl).
+
+python benchmarks/ablation.py --rows ROW[,ROW...] [--datasets ...] [--work DIR]
+    [--supervised MODEL_DIR] [--unsupervised NAME=MODEL_DIR ...] [--reranker CE_DIR]
+    [--tuned CONFIG_JSON]
+
+Rows (each is also a `sciseek eval` command line, printed beside it):
+  bm25, dense, hybrid             the zero-shot baselines (hybrid: BM25 + dense, z-score 0.4/0.6)
+  prf                             hybrid with RM3 (BM25) and Rocchio (dense) feedback
+  splade                          hybrid + SPLADE-tiny, weights from --tuned (tuned on SciFact
+                                  train by `sciseek tune`)
+  unsup                           hybrid with the encoder adapted on the set's own corpus
+  sup                             hybrid with the encoder trained on SciFact train (SciFact only)
+  rerank                          the previous best + the cross-encoder re-ranker
+
+Every dataset is indexed once per encoder into DIR/NAME-MODELTAG (kept between runs); each row
+is evaluated with the same code path as `sciseek eval` and appended as JSON to DIR/results.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+from sciseek import Engine
+from sciseek.evaluation import evaluate, load_dataset
+from sciseek.feedback import PRF
+from sciseek.readers import ReadError, read_papers
+
+DATASETS = ("scifact", "cacm", "cranfield", "npl")
+
+
+def _engine(work: Path, dataset, model: str | None, tag: str, sparse: bool) -> Engine:
+    engine = Engine.open(work / f"{dataset.name}-{tag}", model=model)
+    papers = [p for p in read_papers(dataset.corpus, "beir") if not isinstance(p, ReadError)]
+    start = time.perf_counter()
+    engine.add(papers)
+    if sparse:
+        engine.sparse  # noqa: B018 - builds the SPLADE index
+    took = time.perf_counter() - start
+    if took > 1:
+        print(f"  indexed {dataset.name} ({tag}) in {took:.0f} s", flush=True)
+    return engine
+
+
+LABELS = {
+    "bm25": "BM25 (zero-shot)",
+    "dense": "dense MiniLM (zero-shot)",
+    "hybrid": "hybrid BM25 + dense (zero-shot, default)",
+    "prf": "hybrid + PRF (RM3 + Rocchio)",
+    "splade": "hybrid + SPLADE, weights tuned on SciFact train",
+    "unsup": "hybrid, encoder adapted on the set's corpus (unsupervised)",
+    "sup": "hybrid, encoder trained on SciFact train (trained)",
+    "sup+splade": "hybrid + SPLADE, encoder trained on SciFact train (trained)",
+    "rerank": "hybrid + cross-encoder re-ranker (trained on SciFact train)",
+}
+
+
+def print_table(path: Path) -> None:
+    """The last result of every (dataset, row) as a Markdown table."""
+    last: dict[tuple[str, str], dict] = {}
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        last[(r["dataset"], r["row"])] = r
+    print("| set | configuration | nDCG@10 | Recall@100 | MRR@10 | query time (s) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for name in DATASETS:
+        for row in LABELS:
+            r = last.get((name, row))
+            if r:
+                print(
+                    f"| {name} | {LABELS[row]} | {r['ndcg@10']:.3f} | {r['recall@100']:.3f} "
+                    f"| {r['mrr@10']:.3f} | {r['seconds']:.1f} |"
+                )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data")
+    )
+    parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--rows", default="bm25,dense,hybrid,prf")
+    parser.add_argument("--work", default=tempfile.gettempdir() + "/sciseek-ablation")
+    parser.add_argument("--supervised", metavar="DIR", help="encoder trained on SciFact train")
+    parser.add_argument(
+        "--unsupervised",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="encoder adapted on dataset NAME's corpus",
+    )
+    parser.add_argument("--reranker", metavar="DIR", help="cross-encoder for the rerank row")
+    parser.add_argument("--rerank-depth", type=int, default=50)
+    parser.add_argument("--tuned", metavar="JSON", help="config.json written by sciseek tune")
+    parser.add_argument("--prf", default="", help="PRF settings for the prf row")
+    parser.add_argument(
+        "--table", action="store_true", help="print DIR/results.jsonl as Markdown and exit"
+    )
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    if args.table:
+        print_table(work / "results.jsonl")
+        return
+    unsup = dict(item.split("=", 1) for item in args.unsupervised)
+    tuned = json.loads(Path(args.tuned).read_text()) if args.tuned else None
+    from sciseek.feedback import parse
+
+    prf = parse(args.prf) if args.prf else PRF()
+    for name in args.datasets.split(","):
+        dataset = load_dataset(Path(args.shared) / name, "test")
+        for row in args.rows.split(","):
+            model, tag, mode, label = None, "minilm", "hybrid", row
+            fusion, weights, use_prf, rerank = "zscore", {"bm25": 0.4, "dense": 0.6}, None, None
+            if row in ("bm25", "dense"):
+                mode = row
+            elif row == "prf":
+                use_prf = prf
+            elif row == "splade":
+                if tuned is None:
+                    raise SystemExit("the splade row needs --tuned")
+                fusion, weights = tuned["fusion"], tuned["weights"]
+            elif row == "unsup":
+                if name not in unsup:
+                    continue
+                model, tag = unsup[name], "unsup"
+            elif row in ("sup", "sup+splade"):
+                if name != "scifact" or not args.supervised:
+                    continue
+                model, tag = args.supervised, "sup"
+                if row == "sup+splade":
+                    fusion, weights = tuned["fusion"], tuned["weights"]
+            elif row.startswith("rerank"):
+                rerank = args.reranker
+                if row == "rerank+sup" and name == "scifact":
+                    model, tag = args.supervised, "sup"
+            elif row != "hybrid":
+                raise SystemExit(f"unknown row {row}")
+            engine = _engine(work, dataset, model, tag, "sparse" in weights)
+            engine.fusion, engine.weights, engine.prf = fusion, weights, use_prf
+            if rerank:
+                from sciseek.rerank import Reranker
+
+                engine.reranker = Reranker(rerank)
+                engine.rerank_depth = args.rerank_depth
+            result = evaluate(engine, dataset, mode)
+            record = {
+                "dataset": name,
+                "row": label,
+                "mode": mode,
+                "model": engine.dense.model_name if mode != "bm25" else None,
+                "fusion": fusion if mode == "hybrid" else None,
+                "weights": weights if mode == "hybrid" else None,
+                "prf": use_prf.to_dict() if use_prf else None,
+                "rerank": rerank,
+                **result.metrics,
+                "seconds": round(result.seconds, 1),
+                "date": time.strftime("%Y-%m-%d"),
+            }
+            engine.close()
+            print(json.dumps(record), flush=True)
+            with open(work / "results.jsonl", "a") as f:
+                f.write(json.dumps(record) + "\n")
+
+
+if __name__ == "__main__":
+    main()

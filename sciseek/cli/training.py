@@ -1,0 +1,170 @@
+"""The ``sciseek train`` command: fine-tune the dense encoder or train a cross-encoder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..encoder import document_text
+from ..engine import Engine, default_data_dir
+from ..readers import ReadError, read_papers
+from .common import UsageError, _engine, _progress
+
+
+@contextmanager
+def _work_dir(data_dir: str | None) -> Iterator[Path]:
+    if data_dir:
+        yield Path(data_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix="sciseek-train-") as tmp:
+            yield Path(tmp)
+
+
+def _index_corpus(engine: Engine, source: Path) -> None:
+    papers = []
+    for item in read_papers(source, "auto"):
+        if isinstance(item, ReadError):
+            print(f"warning: {item}", file=sys.stderr)
+        else:
+            papers.append(item)
+    with _progress(len(papers), "indexing corpus") as bar:
+        engine.add(papers, bar.update)
+        bar.update(len(papers) - bar.n)
+
+
+def _texts(engine: Engine) -> dict[str, str]:
+    return {p.id: document_text(p) for batch in engine.store.iter_batches() for _, _, p in batch}
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .. import train
+
+    source = Path(args.source)
+    if not source.exists():
+        raise UsageError(f"{source}: no such file or directory")
+    if args.unsupervised and args.cross_encoder:
+        raise UsageError("--unsupervised trains the bi-encoder; it cannot train a cross-encoder")
+    out = Path(args.out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UsageError(f"{out}: exists and is not empty; choose a new --out")
+    beir = source.is_dir()
+    # judged pairs from a JSONL file refer to the papers of the user's data dir
+    data_dir = args.data_dir or (None if beir or args.unsupervised else str(default_data_dir()))
+    with _work_dir(data_dir) as work, Engine.open(work, model=args.model) as engine:
+        if beir or args.unsupervised:
+            _index_corpus(engine, source)
+        else:
+            engine.sync()
+        texts = _texts(engine)
+        if not texts:
+            raise UsageError(f"no papers in {work} to train on or mine negatives from")
+        if args.unsupervised:
+            papers = [p for batch in engine.store.iter_batches() for _, _, p in batch]
+            pairs = train.corpus_pairs(papers)
+            kind = "unsupervised (title -> abstract)"
+        elif beir:
+            pairs = train.judged_pairs(source, args.split, texts)
+            kind = f"judged ({source.name} {args.split})"
+        else:
+            pairs = train.jsonl_pairs(source, texts)
+            kind = f"judged ({source.name})"
+        if not pairs:
+            raise UsageError(f"{source}: no training pairs found")
+        print(f"{len(pairs)} {kind} pairs; mining negatives", file=sys.stderr)
+        # a cross-encoder sees each pair once, so it gets three negatives per pair
+        rounds = 3 if args.cross_encoder else 1
+        with _progress(len(pairs) * rounds, "mining negatives", unit="pair") as bar:
+            mined = [
+                train.mine_negatives(engine, pairs, texts, seed=args.seed + r, progress=bar.update)
+                for r in range(rounds)
+            ]
+        rows = mined[0]
+        base = engine.dense.encoder  # the model the index was built with, already loaded
+    settings = {
+        "command": "sciseek " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "sciseek train",
+        "data": kind,
+    }
+    progress = sys.stderr.isatty()
+    if args.cross_encoder:
+        from ..train import train_cross_encoder
+
+        negatives: dict[tuple[str, str], list[str]] = {}
+        for q, p, n in (row for rows_of_round in mined for row in rows_of_round):
+            if n not in negatives.setdefault((q, p), []):
+                negatives[(q, p)].append(n)
+        examples = [(q, p, ns) for (q, p), ns in negatives.items()]
+        path = train_cross_encoder(
+            examples,
+            out,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            max_minutes=args.max_minutes,
+            seed=args.seed,
+            progress=progress,
+            log=lambda m: print(m, file=sys.stderr),
+        )
+        print(f"cross-encoder saved to {path}; use it with --rerank {path}")
+        return 0
+    report = train.train_encoder(
+        rows,
+        out,
+        base=base,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        progress=progress,
+        settings=settings,
+    )
+    summary = report.to_dict()
+    if args.json:
+        print(json.dumps({"model": str(out), **summary}))
+    else:
+        stopped = " (stopped at --max-minutes)" if report.stopped_early else ""
+        print(
+            f"trained {report.steps} steps ({report.epochs:.2f} epochs) on {report.pairs} pairs"
+            f" in {report.seconds / 60:.1f} min{stopped}"
+        )
+        print(f"model saved to {out}; use it with --model {out}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    from ..evaluation import collect_runs, load_dataset, tune_fusion
+
+    if args.split == "test":
+        raise UsageError("refusing to tune on the test judgments; use --split train (or dev)")
+    if not 0 < args.step <= 0.5:
+        raise UsageError("--step must be in (0, 0.5]")
+    dataset = load_dataset(args.dataset, args.split)
+    with _engine(args) as engine:
+        _index_corpus(engine, dataset.corpus)
+        if "sparse" in args.retrievers:
+            with _progress(None, "SPLADE index"):
+                engine.sparse  # noqa: B018 - builds the sparse index on first use
+        with _progress(len(dataset.queries), "retrieving", unit="query") as bar:
+            runs = collect_runs(engine, dataset, args.retrievers, progress=bar.update)
+        with _progress(None, "trying weights", unit="setting") as bar:
+            results = tune_fusion(engine, dataset, runs, step=args.step, progress=bar.update)
+        score, method, weights = results[0]
+        engine.fusion, engine.weights = method, weights
+        path = engine.save_config(
+            tuned_on=f"{dataset.name} {args.split} ({len(dataset.queries)} queries)",
+            tuned_ndcg_at_10=score,
+        )
+    if args.json:
+        print(json.dumps({"fusion": method, "weights": weights, "ndcg@10": score}))
+        return 0
+    print(f"best of {len(results)} settings on {dataset.name} {args.split} (nDCG@10):")
+    for s, m, w in results[:5]:
+        print(f"  {s:.4f}  {m:<6}  " + ", ".join(f"{n}={v:g}" for n, v in w.items()))
+    print(f"stored in {path}")
+    return 0

@@ -1,0 +1,512 @@
+"""Fine-tuning the dense encoder on the user's own papers.
+
+Training pairs come from judgments (a BEIR qrels split, or a JSONL of query/paper pairs) or, with
+no judgments at all, from the corpus itself (title -> abstract; for a paper without a title, its
+first sentence -> the rest, the inverse cloze task). Each pair gets one negative: usually a hard
+one mined from the current BM25 and dense rankings of its query (positives removed, the very top
+ranks skipped since they are often unjudged relevant papers), sometimes a random paper, as STAR
+mixes random with hard negatives. Batches are drawn from k-means clusters of the queries (TAS-
+Balanced), so in-batch negatives are on topic too. The loss is sentence-transformers'
+MultipleNegativesRankingLoss (in-batch + the mined negatives). The same mined rows train a
+cross-encoder re-ranker (binary cross-entropy), starting from the bundled MiniLM with a fresh
+one-logit head.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import re
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .encoder import Encoder, _quiet_transformers, native_bf16, resolve_model
+from .engine import Engine
+from .papers import Paper
+from .readers import UnreadableSource
+from .rerank import MAX_LENGTH, _quiet_sentence_transformers
+
+TRAINING_FILE = "sciseek-training.json"
+MINING_DEPTH = 30  # hard negatives come from this many top results of each retriever
+SKIP_TOP = 2  # ...minus this many at the very top, which are often unjudged positives
+RANDOM_SHARE = 0.25  # share of pairs whose negative is a random paper instead
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A training query and one relevant text; ``positive_ids`` are all its relevant papers."""
+
+    query: str
+    positive: str
+    positive_ids: frozenset[str] = frozenset()
+
+
+@dataclass
+class TrainReport:
+    """What a training run did, written beside the model as ``sciseek-training.json``."""
+
+    base: str
+    pairs: int
+    steps: int
+    epochs: float
+    seconds: float
+    seed: int
+    stopped_early: bool
+    settings: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        """JSON-ready report."""
+        return {
+            "base": self.base,
+            "pairs": self.pairs,
+            "steps": self.steps,
+            "epochs": round(self.epochs, 3),
+            "seconds": round(self.seconds, 1),
+            "seed": self.seed,
+            "stopped_early": self.stopped_early,
+            **self.settings,
+        }
+
+
+# -- pairs -----------------------------------------------------------------------------------
+
+
+def judged_pairs(dataset_dir: str | Path, split: str, store_texts: dict[str, str]) -> list[Pair]:
+    """Pairs from a BEIR dataset's ``qrels/{split}.tsv`` (relevance > 0) and its queries.
+
+    ``store_texts`` maps paper ids to their text. The test split is refused: a model trained on
+    the judgments it is evaluated on proves nothing.
+    """
+    from .evaluation import load_dataset
+
+    if split == "test":
+        raise UnreadableSource(
+            "refusing to train on the test judgments; use --split train (or dev)"
+        )
+    dataset = load_dataset(dataset_dir, split)
+    positives: dict[str, list[str]] = {}
+    for q in dataset.qrels:
+        if q.relevance > 0 and q.doc_id in store_texts:
+            positives.setdefault(q.query_id, []).append(q.doc_id)
+    pairs = []
+    for qid, ids in positives.items():
+        query = dataset.queries.get(qid, "").strip()
+        if query:
+            pairs += [Pair(query, store_texts[d], frozenset(ids)) for d in ids]
+    return pairs
+
+
+def jsonl_pairs(path: str | Path, store_texts: dict[str, str]) -> list[Pair]:
+    """Pairs from JSON lines: ``{"query": Q, "paper": ID}`` or ``{"query": Q, "positive": TEXT}``.
+
+    A paper id must be in the data dir. A bad line raises an error naming file and line.
+    """
+    pairs = []
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{path}:{lineno}"
+            try:
+                obj = json.loads(line)
+            except ValueError:
+                raise UnreadableSource(f"{where}: not valid JSON") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("query"), str):
+                raise UnreadableSource(f'{where}: expected {{"query": ..., "paper": ID}}')
+            query = obj["query"].strip()
+            if not query:
+                raise UnreadableSource(f"{where}: empty query")
+            if "paper" in obj:
+                pid = str(obj["paper"])
+                if pid not in store_texts:
+                    raise UnreadableSource(f"{where}: paper {pid!r} is not in the data dir")
+                pairs.append(Pair(query, store_texts[pid], frozenset([pid])))
+            elif isinstance(obj.get("positive"), str) and obj["positive"].strip():
+                pairs.append(Pair(query, obj["positive"].strip()))
+            else:
+                raise UnreadableSource(f'{where}: needs "paper" (an id) or "positive" (a text)')
+    return pairs
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
+
+
+def corpus_pairs(papers: Sequence[Paper], min_words: int = 8) -> list[Pair]:
+    """Unsupervised pairs from the corpus alone: title -> abstract, else first sentence -> rest."""
+    pairs = []
+    for p in papers:
+        abstract = p.abstract.strip()
+        if p.title.strip() and len(abstract.split()) >= min_words:
+            pairs.append(Pair(p.title.strip(), abstract, frozenset([p.id])))
+            continue
+        parts = _SENTENCE_END.split(abstract or p.title, maxsplit=1)
+        if len(parts) == 2 and len(parts[1].split()) >= min_words and len(parts[0].split()) >= 3:
+            pairs.append(Pair(parts[0], parts[1], frozenset([p.id])))
+    return pairs
+
+
+# -- negatives and batches -------------------------------------------------------------------
+
+
+def mine_negatives(
+    engine: Engine,
+    pairs: Sequence[Pair],
+    texts: Mapping[str, str],
+    *,
+    depth: int = MINING_DEPTH,
+    skip_top: int = SKIP_TOP,
+    random_share: float = RANDOM_SHARE,
+    seed: int = 42,
+    progress: Callable[[int], None] | None = None,
+) -> list[tuple[str, str, str]]:
+    """(query, positive, negative) rows: a hard negative from the BM25 and dense top ``depth``
+    of the query (minus its positives and the top ``skip_top`` of each), or a random paper.
+
+    ``texts`` maps every paper id of the engine to its text (``document_text``).
+    """
+    rng = random.Random(seed)
+    ids = sorted(texts)
+    ranked: dict[str, list[str]] = {}
+    rows = []
+    for pair in pairs:
+        if pair.query not in ranked:
+            seen: dict[str, None] = {}
+            for mode in ("bm25", "dense"):
+                for pid, _ in engine.search_ids(pair.query, mode=mode, k=depth)[skip_top:]:
+                    seen.setdefault(pid)
+            ranked[pair.query] = list(seen)
+        candidates = [
+            pid
+            for pid in ranked[pair.query]
+            if pid in texts and pid not in pair.positive_ids and texts[pid] != pair.positive
+        ]
+        if candidates and rng.random() >= random_share:
+            negative = texts[rng.choice(candidates)]
+        else:
+            negative = pair.positive
+            for _ in range(100):
+                pid = rng.choice(ids)
+                if pid not in pair.positive_ids and texts[pid] != pair.positive:
+                    negative = texts[pid]
+                    break
+        if negative != pair.positive:
+            rows.append((pair.query, pair.positive, negative))
+        if progress:
+            progress(1)
+    return rows
+
+
+def cluster_batches(
+    embeddings: np.ndarray, positives: Sequence[str], batch_size: int, seed: int, epoch: int = 0
+) -> list[list[int]]:
+    """Row indices grouped into batches of topic neighbours (TAS-Balanced).
+
+    Queries are clustered by k-means (about one cluster per batch); each epoch the clusters are
+    shuffled and cut into batches in turn, so a batch holds one or two neighbouring clusters. A
+    batch never holds the same positive text twice (it would be its own in-batch negative).
+    """
+    from sklearn.cluster import KMeans
+
+    n = len(embeddings)
+    k = max(1, min(n, math.ceil(n / batch_size)))
+    labels = KMeans(n_clusters=k, n_init=3, random_state=seed).fit_predict(embeddings)
+    rng = random.Random(seed * 1000 + epoch)
+    clusters = [[i for i in range(n) if labels[i] == c] for c in range(k)]
+    rng.shuffle(clusters)
+    order = []
+    for members in clusters:
+        rng.shuffle(members)
+        order += members
+    batches: list[list[int]] = []
+    current: list[int] = []
+    held: set[str] = set()
+    deferred: list[int] = []
+    for i in order:
+        if positives[i] in held:
+            deferred.append(i)
+            continue
+        current.append(i)
+        held.add(positives[i])
+        if len(current) == batch_size:
+            batches.append(current)
+            current, held = [], set()
+            # rows deferred for a duplicate positive start the next batch
+            for j in list(deferred):
+                if positives[j] not in held and len(current) < batch_size:
+                    current.append(j)
+                    held.add(positives[j])
+                    deferred.remove(j)
+    for j in deferred:
+        if positives[j] in held or len(current) == batch_size:
+            batches.append(current)
+            current, held = [], set()
+        current.append(j)
+        held.add(positives[j])
+    if current:
+        batches.append(current)
+    rng.shuffle(batches)
+    return batches
+
+
+# -- training --------------------------------------------------------------------------------
+
+
+def _stop_after(max_minutes: float | None):  # noqa: ANN202
+    from transformers import TrainerCallback
+
+    class StopAfter(TrainerCallback):
+        """Ends training cleanly once the time budget is spent."""
+
+        def __init__(self) -> None:
+            self.started = time.monotonic()
+            self.stopped = False
+
+        def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            self.started = time.monotonic()
+            return control
+
+        def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001, ANN201
+            if max_minutes is not None and time.monotonic() - self.started > max_minutes * 60:
+                control.should_training_stop = True
+                self.stopped = True
+            return control
+
+    return StopAfter()
+
+
+@contextlib.contextmanager
+def _output_dir(out: Path) -> Iterator[Path]:
+    """A temporary folder beside ``out`` renamed to ``out`` on success."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise UnreadableSource(f"{out}: exists and is not empty; choose a new --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    try:
+        yield tmp
+        if out.exists():
+            out.rmdir()
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def train_encoder(
+    rows: Sequence[tuple[str, str, str]],
+    out: str | Path,
+    *,
+    base: str | Path | Encoder | None = None,
+    epochs: float = 1.0,
+    batch_size: int = 32,
+    learning_rate: float = 2e-5,
+    max_minutes: float | None = None,
+    seed: int = 42,
+    progress: bool = True,
+    settings: dict | None = None,
+) -> TrainReport:
+    """Fine-tune the bi-encoder ``base`` on (query, positive, negative) rows; save it to ``out``.
+
+    ``base`` is a model name or folder, or an already loaded ``Encoder`` (trained in place).
+
+    MultipleNegativesRankingLoss over in-batch and mined negatives, TAS-Balanced batches, CPU,
+    bf16 where the CPU has it, deterministic for a seed, stopped after ``max_minutes``.
+    """
+    import transformers
+    from datasets import Dataset
+    from sentence_transformers import (
+        SentenceTransformerTrainer,
+        SentenceTransformerTrainingArguments,
+    )
+    from sentence_transformers.base.sampler import DefaultBatchSampler
+    from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
+
+    if not rows:
+        raise UnreadableSource("no training pairs: nothing to train on")
+    out = Path(out)
+    transformers.set_seed(seed)
+    encoder = base if isinstance(base, Encoder) else Encoder(base)
+    model = encoder.model
+    embeddings = encoder.encode_queries([q for q, _, _ in rows])
+    positives = [p for _, p, _ in rows]
+
+    class TopicBatches(DefaultBatchSampler):
+        """TAS-Balanced batches; a new cut of the clusters every epoch."""
+
+        def __iter__(self):  # noqa: ANN204
+            yield from cluster_batches(embeddings, positives, self.batch_size, seed, self.epoch)
+
+        def __len__(self) -> int:
+            return len(cluster_batches(embeddings, positives, self.batch_size, seed, 0))
+
+    dataset = Dataset.from_dict(
+        {
+            "anchor": [q for q, _, _ in rows],
+            "positive": positives,
+            "negative": [n for _, _, n in rows],
+        }
+    )
+    stopper = _stop_after(max_minutes)
+    started = time.perf_counter()
+    with _output_dir(out) as tmp, tempfile.TemporaryDirectory(prefix="sciseek-train-") as work:
+        args = SentenceTransformerTrainingArguments(
+            output_dir=work,
+            num_train_epochs=epochs,
+            per_device_train_batch_size=batch_size,
+            learning_rate=learning_rate,
+            warmup_steps=0.1,
+            seed=seed,
+            data_seed=seed,
+            use_cpu=True,
+            bf16=native_bf16(),
+            batch_sampler=TopicBatches,
+            save_strategy="no",
+            report_to="none",
+            logging_steps=10,
+            disable_tqdm=not progress,
+            dataloader_num_workers=0,
+        )
+        trainer = SentenceTransformerTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            loss=MultipleNegativesRankingLoss(model),
+            callbacks=[stopper],
+        )
+        with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its metrics
+            trainer.train()
+        seconds = time.perf_counter() - started
+        model.save(str(tmp), create_model_card=False)
+        state = trainer.state
+        report = TrainReport(
+            base=encoder.name,
+            pairs=len(rows),
+            steps=state.global_step,
+            epochs=float(state.epoch or 0.0),
+            seconds=seconds,
+            seed=seed,
+            stopped_early=stopper.stopped,
+            settings={
+                "loss": "MultipleNegativesRankingLoss",
+                "batch_size": batch_size,
+                "learning_rate": learning_rate,
+                "precision": "bf16" if native_bf16() else "fp32",
+                **(settings or {}),
+            },
+        )
+        (tmp / TRAINING_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
+    return report
+
+
+def train_cross_encoder(
+    examples: Sequence[tuple[str, str, Sequence[str]]],
+    out: str | Path,
+    *,
+    base: str | Path | None = None,
+    epochs: float = 1.0,
+    batch_size: int = 16,
+    max_minutes: float | None = None,
+    learning_rate: float = 2e-5,
+    seed: int = 42,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> Path:
+    """Fine-tune a cross-encoder on (query, positive text, negative texts) examples.
+
+    Every (query, positive) pair is labelled 1 and every (query, negative) pair 0; the loss is
+    binary cross-entropy on the single output logit. ``base`` is a model name or local folder
+    (default: the bundled all-MiniLM-L6-v2; a bi-encoder gets a fresh classification head).
+    Trains on the CPU (bf16 where the CPU has it), deterministic for a seed, and stops after
+    ``max_minutes`` keeping what was learnt so far. The model is saved to ``out``, which must
+    not exist or be empty; returns ``out``.
+    """
+    import transformers
+    from datasets import Dataset
+    from sentence_transformers.cross_encoder import (
+        CrossEncoder,
+        CrossEncoderTrainer,
+        CrossEncoderTrainingArguments,
+    )
+    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from transformers.trainer_callback import PrinterCallback
+
+    out = Path(out).expanduser()
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"{out}: exists and is not empty; choose a new output folder")
+    rows = [(q, p, 1.0) for q, p, _ in examples]
+    rows += [(q, n, 0.0) for q, _, negatives in examples for n in negatives]
+    if not examples or not rows:
+        raise ValueError("no training examples: nothing to train on")
+    random.Random(seed).shuffle(rows)
+    base_name, base_path = resolve_model(base)
+
+    _quiet_transformers()
+    transformers.set_seed(seed)
+    with _quiet_sentence_transformers():
+        model = CrossEncoder(
+            str(base_path),
+            device="cpu",
+            local_files_only=True,
+            num_labels=1,
+            max_length=MAX_LENGTH,
+        )
+    dataset = Dataset.from_dict(
+        {
+            "query": [q for q, _, _ in rows],
+            "text": [t for _, t, _ in rows],
+            "label": [label for _, _, label in rows],
+        }
+    )
+    positives = sum(1 for _, _, label in rows if label)
+    log(
+        f"training a cross-encoder from {base_name} on {len(rows)} pairs "
+        f"({positives} positive, {len(rows) - positives} negative)"
+    )
+    stopper = _stop_after(max_minutes)
+    started = time.perf_counter()
+    with _output_dir(out) as tmp, tempfile.TemporaryDirectory(prefix="sciseek-rerank-") as work:
+        args = CrossEncoderTrainingArguments(
+            output_dir=work,
+            num_train_epochs=epochs,
+            per_device_train_batch_size=batch_size,
+            learning_rate=learning_rate,
+            warmup_steps=0.1,
+            seed=seed,
+            data_seed=seed,
+            use_cpu=True,
+            bf16=native_bf16(),
+            save_strategy="no",
+            report_to="none",
+            logging_steps=10,
+            disable_tqdm=not progress,
+            dataloader_num_workers=0,
+        )
+        trainer = CrossEncoderTrainer(
+            model=model,
+            args=args,
+            train_dataset=dataset,
+            loss=BinaryCrossEntropyLoss(model),
+            callbacks=[stopper],
+        )
+        if not progress:
+            trainer.remove_callback(PrinterCallback)
+        with _quiet_sentence_transformers():
+            trainer.train()
+        model.save(str(tmp), create_model_card=False)
+        state = trainer.state
+        stopped = " (time budget reached)" if stopper.stopped else ""
+        steps = state.global_step
+        log(
+            f"trained {steps} step{'' if steps == 1 else 's'}, "
+            f"{float(state.epoch or 0.0):.2f} epochs "
+            f"in {time.perf_counter() - started:.0f}s{stopped}"
+        )
+    log(f"saved the cross-encoder to {out}")
+    return out
