@@ -4,14 +4,14 @@ python benchmarks/ablation.py --rows ROW[,ROW...] [--datasets ...] [--work DIR]
     [--supervised MODEL_DIR] [--unsupervised NAME=MODEL_DIR ...] [--reranker CE_DIR]
     [--tuned CONFIG_JSON]
 
-Rows (each is also a `sciseek eval` command line, printed beside it):
-  bm25, dense, hybrid             the zero-shot baselines (hybrid: BM25 + dense, z-score 0.4/0.6)
-  prf                             hybrid with RM3 (BM25) and Rocchio (dense) feedback
-  splade                          hybrid + SPLADE-tiny, weights from --tuned (tuned on SciFact
-                                  train by `sciseek tune`)
-  unsup                           hybrid with the encoder adapted on the set's own corpus
-  sup                             hybrid with the encoder trained on SciFact train (SciFact only)
-  rerank                          the previous best + the cross-encoder re-ranker
+Rows (each is also a `sciseek eval` configuration):
+  bm25, dense, hybrid           the zero-shot baselines (hybrid: BM25 + dense, z-score 0.4/0.6)
+  prf                           hybrid with RM3 (BM25) and Rocchio (dense) feedback (--prf)
+  splade                        hybrid + SPLADE-tiny, weights from --tuned (sciseek tune output)
+  unsup, unsup-dense            hybrid / dense with the encoder adapted on the set's own corpus
+  sup, sup-dense                hybrid / dense with the encoder trained on SciFact train
+  sup+splade, unsup+sup         trained encoders with SPLADE and the --tuned-sup weights
+  rerank, rerank+sup            the zero-shot / trained hybrid + the --reranker cross-encoder
 
 Every dataset is indexed once per encoder into DIR/NAME-MODELTAG (kept between runs); each row
 is evaluated with the same code path as `sciseek eval` and appended as JSON to DIR/results.jsonl.
@@ -52,10 +52,15 @@ LABELS = {
     "hybrid": "hybrid BM25 + dense (zero-shot, default)",
     "prf": "hybrid + PRF (RM3 + Rocchio)",
     "splade": "hybrid + SPLADE, weights tuned on SciFact train",
+    "unsup-dense": "dense, encoder adapted on the set's corpus (unsupervised)",
     "unsup": "hybrid, encoder adapted on the set's corpus (unsupervised)",
+    "sup-dense": "dense, encoder trained on SciFact train (trained)",
     "sup": "hybrid, encoder trained on SciFact train (trained)",
-    "sup+splade": "hybrid + SPLADE, encoder trained on SciFact train (trained)",
-    "rerank": "hybrid + cross-encoder re-ranker (trained on SciFact train)",
+    "sup+splade": "hybrid + SPLADE, encoder trained on SciFact train, weights tuned on held-out"
+    " train queries (trained)",
+    "unsup+sup": "hybrid + SPLADE, encoder adapted on SciFact corpus then trained (trained)",
+    "rerank": "hybrid + cross-encoder re-ranker trained on SciFact train (trained)",
+    "rerank+sup": "trained hybrid + SPLADE + cross-encoder re-ranker (trained)",
 }
 
 
@@ -93,6 +98,16 @@ def main() -> None:
         metavar="NAME=DIR",
         help="encoder adapted on dataset NAME's corpus",
     )
+    parser.add_argument(
+        "--supervised-after-unsup",
+        metavar="DIR",
+        help="encoder adapted on SciFact's corpus, then trained on SciFact train",
+    )
+    parser.add_argument(
+        "--tuned-sup",
+        metavar="JSON",
+        help="config.json tuned (sciseek tune) for a trained encoder on held-out train queries",
+    )
     parser.add_argument("--reranker", metavar="DIR", help="cross-encoder for the rerank row")
     parser.add_argument("--rerank-depth", type=int, default=50)
     parser.add_argument("--tuned", metavar="JSON", help="config.json written by sciseek tune")
@@ -108,6 +123,7 @@ def main() -> None:
         return
     unsup = dict(item.split("=", 1) for item in args.unsupervised)
     tuned = json.loads(Path(args.tuned).read_text()) if args.tuned else None
+    tuned_sup = json.loads(Path(args.tuned_sup).read_text()) if args.tuned_sup else tuned
     from sciseek.feedback import parse
 
     prf = parse(args.prf) if args.prf else PRF()
@@ -124,20 +140,27 @@ def main() -> None:
                 if tuned is None:
                     raise SystemExit("the splade row needs --tuned")
                 fusion, weights = tuned["fusion"], tuned["weights"]
-            elif row == "unsup":
+            elif row in ("unsup", "unsup-dense"):
                 if name not in unsup:
                     continue
                 model, tag = unsup[name], "unsup"
-            elif row in ("sup", "sup+splade"):
+                mode = "dense" if row == "unsup-dense" else mode
+            elif row == "sup-dense":
+                if name != "scifact" or not args.supervised:
+                    continue
+                model, tag, mode = args.supervised, "sup", "dense"
+            elif row in ("sup", "sup+splade", "unsup+sup", "rerank+sup"):
                 if name != "scifact" or not args.supervised:
                     continue
                 model, tag = args.supervised, "sup"
-                if row == "sup+splade":
-                    fusion, weights = tuned["fusion"], tuned["weights"]
-            elif row.startswith("rerank"):
+                if row == "unsup+sup":
+                    model, tag = args.supervised_after_unsup, "unsup-sup"
+                if row != "sup":
+                    fusion, weights = tuned_sup["fusion"], tuned_sup["weights"]
+                if row == "rerank+sup":
+                    rerank = args.reranker
+            elif row == "rerank":
                 rerank = args.reranker
-                if row == "rerank+sup" and name == "scifact":
-                    model, tag = args.supervised, "sup"
             elif row != "hybrid":
                 raise SystemExit(f"unknown row {row}")
             engine = _engine(work, dataset, model, tag, "sparse" in weights)

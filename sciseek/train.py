@@ -39,6 +39,7 @@ TRAINING_FILE = "sciseek-training.json"
 MINING_DEPTH = 30  # hard negatives come from this many top results of each retriever
 SKIP_TOP = 2  # ...minus this many at the very top, which are often unjudged positives
 RANDOM_SHARE = 0.25  # share of pairs whose negative is a random paper instead
+IN_BATCH_NEGATIVES = 2  # other queries' positives a cross-encoder also scores per query
 
 
 @dataclass(frozen=True)
@@ -141,15 +142,21 @@ _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9])")
 
 
 def corpus_pairs(papers: Sequence[Paper], min_words: int = 8) -> list[Pair]:
-    """Unsupervised pairs from the corpus alone: title -> abstract, else first sentence -> rest."""
+    """Unsupervised pairs from the corpus alone: title -> abstract, else first sentence (or,
+    in text without sentences, the first words) -> the rest."""
     pairs = []
     for p in papers:
         abstract = p.abstract.strip()
         if p.title.strip() and len(abstract.split()) >= min_words:
             pairs.append(Pair(p.title.strip(), abstract, frozenset([p.id])))
             continue
-        parts = _SENTENCE_END.split(abstract or p.title, maxsplit=1)
-        if len(parts) == 2 and len(parts[1].split()) >= min_words and len(parts[0].split()) >= 3:
+        text = abstract or p.title
+        parts = _SENTENCE_END.split(text, maxsplit=1)
+        if len(parts) != 2:  # no sentence boundary (e.g. lower-cased text): the first words
+            words = text.split()
+            cut = min(12, max(4, len(words) // 3))
+            parts = [" ".join(words[:cut]), " ".join(words[cut:])]
+        if len(parts[1].split()) >= min_words and len(parts[0].split()) >= 3:
             pairs.append(Pair(parts[0], parts[1], frozenset([p.id])))
     return pairs
 
@@ -283,6 +290,16 @@ def _stop_after(max_minutes: float | None):  # noqa: ANN202
     return StopAfter()
 
 
+def interpolate(model, base_state: Mapping, weight: float) -> None:  # noqa: ANN001
+    """Set ``model``'s floating-point weights to weight x its own + (1 - weight) x base's."""
+    import torch
+
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if tensor.is_floating_point() and name in base_state:
+                tensor.copy_(weight * tensor + (1 - weight) * base_state[name])
+
+
 @contextlib.contextmanager
 def _output_dir(out: Path) -> Iterator[Path]:
     """A temporary folder beside ``out`` renamed to ``out`` on success."""
@@ -310,11 +327,14 @@ def train_encoder(
     max_minutes: float | None = None,
     seed: int = 42,
     progress: bool = True,
+    merge: float = 1.0,
     settings: dict | None = None,
 ) -> TrainReport:
     """Fine-tune the bi-encoder ``base`` on (query, positive, negative) rows; save it to ``out``.
 
     ``base`` is a model name or folder, or an already loaded ``Encoder`` (trained in place).
+    ``merge`` < 1 saves the weight-space average ``merge`` x trained + (1 - merge) x base
+    (WiSE-FT), which keeps more of the base model's general ability.
 
     MultipleNegativesRankingLoss over in-batch and mined negatives, TAS-Balanced batches, CPU,
     bf16 where the CPU has it, deterministic for a seed, stopped after ``max_minutes``.
@@ -335,6 +355,9 @@ def train_encoder(
     encoder = base if isinstance(base, Encoder) else Encoder(base)
     model = encoder.model
     embeddings = encoder.encode_queries([q for q, _, _ in rows])
+    base_state = (
+        {k: v.detach().clone() for k, v in model.state_dict().items()} if merge < 1 else None
+    )
     positives = [p for _, p, _ in rows]
 
     class TopicBatches(DefaultBatchSampler):
@@ -383,6 +406,8 @@ def train_encoder(
         with contextlib.redirect_stdout(sys.stderr):  # the trainer prints its metrics
             trainer.train()
         seconds = time.perf_counter() - started
+        if base_state is not None:
+            interpolate(model, base_state, merge)
         model.save(str(tmp), create_model_card=False)
         state = trainer.state
         report = TrainReport(
@@ -398,6 +423,7 @@ def train_encoder(
                 "batch_size": batch_size,
                 "learning_rate": learning_rate,
                 "precision": "bf16" if native_bf16() else "fp32",
+                "merge": merge,
                 **(settings or {}),
             },
         )
@@ -420,9 +446,11 @@ def train_cross_encoder(
 ) -> Path:
     """Fine-tune a cross-encoder on (query, positive text, negative texts) examples.
 
-    Every (query, positive) pair is labelled 1 and every (query, negative) pair 0; the loss is
-    binary cross-entropy on the single output logit. ``base`` is a model name or local folder
-    (default: the bundled all-MiniLM-L6-v2; a bi-encoder gets a fresh classification head).
+    The loss is sentence-transformers' cross-encoder MultipleNegativesRankingLoss: each query's
+    positive must outscore its mined negatives and other queries' positives (a ranking loss;
+    binary cross-entropy on so few queries collapsed to a constant score). ``base`` is a model
+    name or local folder (default: the bundled all-MiniLM-L6-v2, which gets a fresh
+    classification head).
     Trains on the CPU (bf16 where the CPU has it), deterministic for a seed, and stops after
     ``max_minutes`` keeping what was learnt so far. The model is saved to ``out``, which must
     not exist or be empty; returns ``out``.
@@ -434,16 +462,17 @@ def train_cross_encoder(
         CrossEncoderTrainer,
         CrossEncoderTrainingArguments,
     )
-    from sentence_transformers.cross_encoder.losses import BinaryCrossEntropyLoss
+    from sentence_transformers.cross_encoder.losses import MultipleNegativesRankingLoss
     from transformers.trainer_callback import PrinterCallback
 
     out = Path(out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"{out}: exists and is not empty; choose a new output folder")
-    rows = [(q, p, 1.0) for q, p, _ in examples]
-    rows += [(q, n, 0.0) for q, _, negatives in examples for n in negatives]
-    if not examples or not rows:
-        raise ValueError("no training examples: nothing to train on")
+    examples = [(q, p, list(ns)) for q, p, ns in examples if ns]
+    if not examples:
+        raise ValueError("no training examples with negatives: nothing to train on")
+    width = max(len(ns) for _, _, ns in examples)
+    rows = [(q, p, (ns * width)[:width]) for q, p, ns in examples]  # repeat to one width
     random.Random(seed).shuffle(rows)
     base_name, base_path = resolve_model(base)
 
@@ -457,17 +486,13 @@ def train_cross_encoder(
             num_labels=1,
             max_length=MAX_LENGTH,
         )
-    dataset = Dataset.from_dict(
-        {
-            "query": [q for q, _, _ in rows],
-            "text": [t for _, t, _ in rows],
-            "label": [label for _, _, label in rows],
-        }
-    )
-    positives = sum(1 for _, _, label in rows if label)
+    columns = {"query": [q for q, _, _ in rows], "positive": [p for _, p, _ in rows]}
+    for i in range(width):
+        columns[f"negative_{i + 1}"] = [ns[i] for _, _, ns in rows]
+    dataset = Dataset.from_dict(columns)
     log(
-        f"training a cross-encoder from {base_name} on {len(rows)} pairs "
-        f"({positives} positive, {len(rows) - positives} negative)"
+        f"training a cross-encoder from {base_name} on {len(rows)} queries with a positive and "
+        f"{width} mined negatives each, plus {IN_BATCH_NEGATIVES} in-batch negatives"
     )
     stopper = _stop_after(max_minutes)
     started = time.perf_counter()
@@ -492,7 +517,7 @@ def train_cross_encoder(
             model=model,
             args=args,
             train_dataset=dataset,
-            loss=BinaryCrossEntropyLoss(model),
+            loss=MultipleNegativesRankingLoss(model, num_negatives=IN_BATCH_NEGATIVES),
             callbacks=[stopper],
         )
         if not progress:

@@ -47,13 +47,13 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, one_thread):
-    """A cross-encoder trained for 30 steps on the toy examples; the log lines it wrote."""
+    """A cross-encoder trained for 20 steps on the toy examples; the log lines it wrote."""
     lines: list[str] = []
     out = tmp_path_factory.mktemp("rerank") / "model"
     path = train_cross_encoder(
         EXAMPLES,
         out,
-        epochs=10,
+        epochs=20,
         batch_size=12,
         learning_rate=2e-4,
         progress=False,
@@ -71,7 +71,7 @@ def test_training_saves_a_loadable_cross_encoder(trained, reranker):
     path, lines = trained
     assert (path / "config.json").exists() and (path / "model.safetensors").exists()
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")]  # temp dir gone
-    assert "trained 30 steps" in "\n".join(lines)
+    assert "trained 20 steps" in "\n".join(lines)
     assert reranker.path == path.resolve()
     assert reranker.name == f"local:{path.resolve()}"
     scores = reranker.score("protein folding", TEXTS)

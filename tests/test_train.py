@@ -107,8 +107,23 @@ def test_unsupervised_training_from_a_paper_file(tiny, tmp_path):
         "--json",
     )
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["pairs"] == 36
+    summary = json.loads(r.stdout)
+    assert summary["pairs"] == 36 and summary["merge"] == 0.5  # WiSE-FT by default
     assert (out / "model.safetensors").exists()
+
+
+def test_interpolate_averages_floating_point_weights():
+    import torch
+
+    from sciseek.train import interpolate
+
+    model = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[2.0, 4.0]]))
+        model.bias.copy_(torch.tensor([1.0]))
+    base = {"weight": torch.tensor([[0.0, 0.0]]), "bias": torch.tensor([3.0])}
+    interpolate(model, base, 0.25)
+    assert model.weight.tolist() == [[0.5, 1.0]] and model.bias.tolist() == [2.5]
 
 
 def test_jsonl_pairs_name_their_bad_line(tiny, tmp_path):
@@ -129,11 +144,13 @@ def test_corpus_pairs_use_titles_else_the_first_sentence():
             abstract="First sentence is here. Then the rest of the abstract goes on for a while.",
         ),
         Paper(id="c", title="Short", abstract="too short"),
+        Paper(id="d", title="", abstract=" ".join(f"w{i}" for i in range(15))),
     ]
     pairs = corpus_pairs(papers)
     assert [(p.query, p.positive_ids) for p in pairs] == [
         ("A title", frozenset({"a"})),
         ("First sentence is here.", frozenset({"b"})),
+        ("w0 w1 w2 w3 w4", frozenset({"d"})),
     ]
     assert pairs[1].positive == "Then the rest of the abstract goes on for a while."
 

@@ -76,6 +76,16 @@ def _retriever_list(value: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _fraction(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0 < x <= 1:
+        raise argparse.ArgumentTypeError("must be in (0, 1]")
+    return x
+
+
 def _k(value: str) -> int:
     try:
         k = int(value)
@@ -387,6 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         metavar="N",
         help="stop training after N minutes and save the model as it is",
+    )
+    p.add_argument(
+        "--merge",
+        type=_fraction,
+        metavar="W",
+        help="save W x trained + (1 - W) x starting weights (WiSE-FT); default 0.5 with "
+        "--unsupervised (adaptation then never cost quality in our measurements), else 1",
     )
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")

@@ -122,6 +122,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         max_minutes=args.max_minutes,
         seed=args.seed,
         progress=progress,
+        merge=args.merge if args.merge is not None else (0.5 if args.unsupervised else 1.0),
         settings=settings,
     )
     summary = report.to_dict()
