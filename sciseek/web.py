@@ -136,11 +136,20 @@ def create_app(engine: Engine) -> FastAPI:
             raise HTTPException(404, detail=f"no paper with id {paper_id!r}")
         return paper
 
-    def run_search(q: str, mode: str, k: int, offset: int, filters: Filters | None):
+    def run_search(
+        q: str,
+        mode: str,
+        k: int,
+        offset: int,
+        filters: Filters | None,
+        min_score: float | None = None,
+    ):
         q = q.strip()
         if not q:
             raise HTTPException(422, detail="empty query")
-        hits = engine.search(q, mode=mode, k=min(offset + k + 1, 1000), filters=filters)
+        hits = engine.search(
+            q, mode=mode, k=min(offset + k + 1, 1000), filters=filters, min_score=min_score
+        )
         return hits[offset : offset + k], len(hits) > offset + k
 
     # -- JSON API ------------------------------------------------------------------------
@@ -159,10 +168,14 @@ def create_app(engine: Engine) -> FastAPI:
         date_from: Annotated[str | None, Query(alias="from")] = None,
         date_to: Annotated[str | None, Query(alias="to")] = None,
         category: Annotated[list[str] | None, Query()] = None,
+        min_score: Annotated[float | None, Query(gt=0, lt=1)] = None,
     ) -> dict[str, Any]:
-        """Search papers; returns ranked hits with highlighted snippets."""
+        """Search papers; returns ranked hits with highlighted snippets.
+
+        ``min_score`` keeps only hits whose calibrated relevance (a probability, the same
+        scale in every mode) reaches it; each hit then carries its ``relevance``."""
         filters = _parse_filters(date_from, date_to, category)
-        hits, more = run_search(q, mode, k, offset, filters)
+        hits, more = run_search(q, mode, k, offset, filters, min_score)
         return {
             "query": q,
             "mode": mode,

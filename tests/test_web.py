@@ -57,6 +57,18 @@ def test_search_api_with_snippets_modes_and_filters(client):
     assert [h["id"] for h in r.json()["hits"]] == ["2406.00012"]
 
 
+def test_search_api_min_score_filters_on_calibrated_relevance(client):
+    params = {"q": "protein structure prediction", "k": 12, "mode": "bm25"}
+    every = client.get("/api/search", params={**params, "min_score": 1e-6}).json()["hits"]
+    assert every and all(0 < h["relevance"] < 1 for h in every)
+    values = sorted({h["relevance"] for h in every})  # rounded to 4 places in the JSON
+    cut = (values[-2] + values[-1]) / 2
+    kept = client.get("/api/search", params={**params, "min_score": cut}).json()["hits"]
+    assert [h["id"] for h in kept] == [h["id"] for h in every if h["relevance"] >= cut]
+    assert len(kept) < len(every)
+    assert client.get("/api/search", params={**params, "min_score": 1.5}).status_code == 422
+
+
 def test_search_pagination(client):
     first = client.get("/api/search", params={"q": "retrieval", "k": 3}).json()
     second = client.get("/api/search", params={"q": "retrieval", "k": 3, "offset": 3}).json()
