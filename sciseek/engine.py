@@ -290,13 +290,13 @@ class Engine:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self._check_k(k)
-        allowed = self.lexical.filter_rowids(filters) if filters else None
         depth = max(k, self.rerank_depth) if self.reranker is not None else k
         if mode == "hybrid":
             names = [n for n, w in self.weights.items() if w > 0]
             runs = self.runs(query, names, filters, exact_dense=self.fusion != "rrf")
             ranked = self.fuse(runs, depth)
         else:
+            allowed = self.lexical.filter_rowids(filters) if filters else None
             ranked = self._run(mode, query, depth, filters, allowed)
         if self.reranker is not None:
             ranked = self._rerank(query, ranked)

@@ -300,6 +300,28 @@ def interpolate(model, base_state: Mapping, weight: float) -> None:  # noqa: ANN
                 tensor.copy_(weight * tensor + (1 - weight) * base_state[name])
 
 
+def _trainer_settings(
+    epochs: float, batch_size: int, learning_rate: float, seed: int, progress: bool
+) -> dict:
+    """Training arguments shared by the bi-encoder and cross-encoder trainers: CPU, bf16
+    where native, seeded, no checkpoints or reporting."""
+    return {
+        "num_train_epochs": epochs,
+        "per_device_train_batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "warmup_steps": 0.1,
+        "seed": seed,
+        "data_seed": seed,
+        "use_cpu": True,
+        "bf16": native_bf16(),
+        "save_strategy": "no",
+        "report_to": "none",
+        "logging_steps": 10,
+        "disable_tqdm": not progress,
+        "dataloader_num_workers": 0,
+    }
+
+
 @contextlib.contextmanager
 def _output_dir(out: Path) -> Iterator[Path]:
     """A temporary folder beside ``out`` renamed to ``out`` on success."""
@@ -381,20 +403,8 @@ def train_encoder(
     with _output_dir(out) as tmp, tempfile.TemporaryDirectory(prefix="sciseek-train-") as work:
         args = SentenceTransformerTrainingArguments(
             output_dir=work,
-            num_train_epochs=epochs,
-            per_device_train_batch_size=batch_size,
-            learning_rate=learning_rate,
-            warmup_steps=0.1,
-            seed=seed,
-            data_seed=seed,
-            use_cpu=True,
-            bf16=native_bf16(),
             batch_sampler=TopicBatches,
-            save_strategy="no",
-            report_to="none",
-            logging_steps=10,
-            disable_tqdm=not progress,
-            dataloader_num_workers=0,
+            **_trainer_settings(epochs, batch_size, learning_rate, seed, progress),
         )
         trainer = SentenceTransformerTrainer(
             model=model,
@@ -498,20 +508,7 @@ def train_cross_encoder(
     started = time.perf_counter()
     with _output_dir(out) as tmp, tempfile.TemporaryDirectory(prefix="sciseek-rerank-") as work:
         args = CrossEncoderTrainingArguments(
-            output_dir=work,
-            num_train_epochs=epochs,
-            per_device_train_batch_size=batch_size,
-            learning_rate=learning_rate,
-            warmup_steps=0.1,
-            seed=seed,
-            data_seed=seed,
-            use_cpu=True,
-            bf16=native_bf16(),
-            save_strategy="no",
-            report_to="none",
-            logging_steps=10,
-            disable_tqdm=not progress,
-            dataloader_num_workers=0,
+            output_dir=work, **_trainer_settings(epochs, batch_size, learning_rate, seed, progress)
         )
         trainer = CrossEncoderTrainer(
             model=model,

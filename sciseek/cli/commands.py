@@ -7,10 +7,8 @@ import datetime as dt
 import json
 import shutil
 import sys
-import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -18,7 +16,7 @@ from tqdm import tqdm
 from ..engine import Engine, default_data_dir
 from ..papers import Paper
 from ..readers import ReadError, UnreadableSource, read_papers
-from .common import BATCH, ERROR_CAP, UsageError, _engine, _filters, _progress
+from .common import BATCH, ERROR_CAP, UsageError, _engine, _filters, _progress, _work_dir
 from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, _harvest
 
 # -- index ---------------------------------------------------------------------------------
@@ -283,20 +281,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
 # -- eval, demo ----------------------------------------------------------------------------
 
 
-@contextmanager
-def _eval_dir(data_dir: str | None) -> Iterator[Path]:
-    if data_dir:
-        yield Path(data_dir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="sciseek-eval-") as tmp:
-            yield Path(tmp)
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate, load_dataset
 
     dataset = load_dataset(args.dataset, args.split)
-    with _eval_dir(args.data_dir) as data_dir, _engine(args, data_dir) as engine:
+    with _work_dir(args.data_dir, "sciseek-eval-") as data_dir, _engine(args, data_dir) as engine:
         papers = []
         for item in read_papers(dataset.corpus, "beir"):
             if isinstance(item, ReadError):

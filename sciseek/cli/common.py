@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from tqdm import tqdm
@@ -31,6 +34,16 @@ def _progress(total: int | None, desc: str, unit: str = "paper") -> tqdm:
         dynamic_ncols=True,
         leave=False,
     )
+
+
+@contextmanager
+def _work_dir(data_dir: str | None, prefix: str) -> Iterator[Path]:
+    """``data_dir`` if given, else a temporary directory removed afterwards."""
+    if data_dir:
+        yield Path(data_dir)
+    else:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            yield Path(tmp)
 
 
 def _engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Engine:

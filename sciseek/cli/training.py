@@ -6,24 +6,12 @@ import argparse
 import json
 import shlex
 import sys
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..encoder import document_text
 from ..engine import Engine, default_data_dir
 from ..readers import ReadError, read_papers
-from .common import UsageError, _engine, _progress
-
-
-@contextmanager
-def _work_dir(data_dir: str | None) -> Iterator[Path]:
-    if data_dir:
-        yield Path(data_dir)
-    else:
-        with tempfile.TemporaryDirectory(prefix="sciseek-train-") as tmp:
-            yield Path(tmp)
+from .common import UsageError, _engine, _progress, _work_dir
 
 
 def _index_corpus(engine: Engine, source: Path) -> None:
@@ -56,7 +44,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     beir = source.is_dir()
     # judged pairs from a JSONL file refer to the papers of the user's data dir
     data_dir = args.data_dir or (None if beir or args.unsupervised else str(default_data_dir()))
-    with _work_dir(data_dir) as work, Engine.open(work, model=args.model) as engine:
+    with (
+        _work_dir(data_dir, "sciseek-train-") as work,
+        Engine.open(work, model=args.model) as engine,
+    ):
         if beir or args.unsupervised:
             _index_corpus(engine, source)
         else:
