@@ -86,6 +86,11 @@ def test_train_writes_a_model_that_eval_and_search_use(trained, tiny, tmp_path):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["hits"][0]["id"].startswith("d4")
 
+    # tuning fusion weights on the very queries the encoder learned is flagged
+    args = ("--model", str(out), "--retrievers", "bm25,dense", "--step", "0.5")
+    r = run_sciseek("tune", str(tiny), *args, data_dir=tmp_path / "tuned")
+    assert r.returncode == 0 and "trained on tiny train" in r.stderr
+
 
 def test_training_is_refused_on_test_judgments_and_over_an_existing_model(trained, tiny, tmp_path):
     r = run_sciseek("train", str(tiny), "--split", "test", "--out", str(tmp_path / "m"))
@@ -135,24 +140,29 @@ def test_jsonl_pairs_name_their_bad_line(tiny, tmp_path):
     assert not (tmp_path / "m").exists()
 
 
-def test_corpus_pairs_use_titles_else_the_first_sentence():
+def test_corpus_pairs_are_titles_with_their_abstracts():
     papers = [
         Paper(id="a", title="A title", abstract="one two three four five six seven eight nine"),
-        Paper(
-            id="b",
-            title="",
-            abstract="First sentence is here. Then the rest of the abstract goes on for a while.",
-        ),
+        Paper(id="b", title="", abstract="First sentence is here. Then the rest goes on and on."),
         Paper(id="c", title="Short", abstract="too short"),
-        Paper(id="d", title="", abstract=" ".join(f"w{i}" for i in range(15))),
     ]
     pairs = corpus_pairs(papers)
-    assert [(p.query, p.positive_ids) for p in pairs] == [
-        ("A title", frozenset({"a"})),
-        ("First sentence is here.", frozenset({"b"})),
-        ("w0 w1 w2 w3 w4", frozenset({"d"})),
+    assert [(p.query, p.positive, p.positive_ids) for p in pairs] == [
+        ("A title", "one two three four five six seven eight nine", frozenset({"a"}))
     ]
-    assert pairs[1].positive == "Then the rest of the abstract goes on for a while."
+
+
+def test_unsupervised_training_refuses_a_corpus_without_titles(tmp_path):
+    words = " ".join(f"w{i}" for i in range(30))
+    beir = tmp_path / "untitled"  # like NPL: BEIR records with empty titles
+    beir.mkdir()
+    write_jsonl(
+        beir / "corpus.jsonl", [{"_id": f"p{i}", "title": "", "text": words} for i in range(20)]
+    )
+    out = tmp_path / "m"
+    r = run_sciseek("train", "--unsupervised", str(beir), "--out", str(out))
+    assert r.returncode == 2 and "no paper has both a title and an abstract" in r.stderr
+    assert not out.exists()
 
 
 def test_cluster_batches_hold_each_row_once_and_no_positive_twice():
@@ -192,6 +202,7 @@ def test_tune_stores_weights_that_search_and_eval_then_use(tiny, tmp_path):
         "tune", str(tiny), "--retrievers", "bm25,dense", "--step", "0.25", "--json", data_dir=data
     )
     assert r.returncode == 0, r.stderr
+    assert "warning" not in r.stderr
     best = json.loads(r.stdout)
     config = json.loads((data / "config.json").read_text())
     assert config["weights"] == best["weights"] and config["fusion"] == best["fusion"]

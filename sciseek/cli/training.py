@@ -65,6 +65,13 @@ def cmd_train(args: argparse.Namespace) -> int:
         else:
             pairs = train.jsonl_pairs(source, texts)
             kind = f"judged ({source.name})"
+        if not pairs and args.unsupervised:
+            raise UsageError(
+                f"{source}: no paper has both a title and an abstract of 8+ words, and "
+                "unsupervised adaptation learns from title -> abstract pairs (pseudo-queries cut "
+                "from untitled text lowered quality where we measured them); train on judged "
+                "query/paper pairs instead"
+            )
         if not pairs:
             raise UsageError(f"{source}: no training pairs found")
         print(f"{len(pairs)} {kind} pairs; mining negatives", file=sys.stderr)
@@ -139,6 +146,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, args.split)
     with _engine(args) as engine:
         _index_corpus(engine, dataset.corpus)
+        if _trained_on(engine.vectors.model_path) == f"judged ({dataset.name} {args.split})":
+            print(
+                f"warning: the encoder was trained on {dataset.name} {args.split}; weights tuned "
+                "on the queries it learned favour it. Tune on judged queries it was not trained "
+                "on (e.g. train on half of them, tune on the other half).",
+                file=sys.stderr,
+            )
         if "sparse" in args.retrievers:
             with _progress(None, "SPLADE index"):
                 engine.sparse  # noqa: B018 - builds the sparse index on first use
@@ -160,3 +174,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
         print(f"  {s:.4f}  {m:<6}  " + ", ".join(f"{n}={v:g}" for n, v in w.items()))
     print(f"stored in {path}")
     return 0
+
+
+def _trained_on(model_path: Path) -> str | None:
+    """The training data a sciseek-trained model folder records, if any."""
+    try:
+        from ..train import TRAINING_FILE
+
+        return json.loads((Path(model_path) / TRAINING_FILE).read_text()).get("data")
+    except (OSError, ValueError, AttributeError):
+        return None
