@@ -143,18 +143,18 @@ def main() -> None:
             elif row in ("unsup", "unsup-dense"):
                 if name not in unsup:
                     continue
-                model, tag = unsup[name], "unsup"
+                model = unsup[name]
+                tag = f"unsup-{Path(model).name}"  # one index per adapted model
                 mode = "dense" if row == "unsup-dense" else mode
             elif row == "sup-dense":
                 if name != "scifact" or not args.supervised:
                     continue
-                model, tag, mode = args.supervised, "sup", "dense"
+                model, tag, mode = args.supervised, f"sup-{Path(args.supervised).name}", "dense"
             elif row in ("sup", "sup+splade", "unsup+sup", "rerank+sup"):
                 if name != "scifact" or not args.supervised:
                     continue
-                model, tag = args.supervised, "sup"
-                if row == "unsup+sup":
-                    model, tag = args.supervised_after_unsup, "unsup-sup"
+                model = args.supervised_after_unsup if row == "unsup+sup" else args.supervised
+                tag = f"sup-{Path(model).name}"
                 if row != "sup":
                     fusion, weights = tuned_sup["fusion"], tuned_sup["weights"]
                 if row == "rerank+sup":

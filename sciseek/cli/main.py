@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_fraction,
         metavar="W",
         help="save W x trained + (1 - W) x starting weights (WiSE-FT); default 0.5 with "
-        "--unsupervised (adaptation then never cost quality in our measurements), else 1",
+        "--unsupervised (keeps more of the starting model's general skill), else 1",
     )
     p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     p.add_argument("--json", action="store_true", help="print a JSON summary")

@@ -61,7 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             kind = "unsupervised (title -> abstract)"
         elif beir:
             pairs = train.judged_pairs(source, args.split, texts)
-            kind = f"judged ({source.name} {args.split})"
+            kind = _judged(source.name, args.split)
         else:
             pairs = train.jsonl_pairs(source, texts)
             kind = f"judged ({source.name})"
@@ -146,7 +146,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.dataset, args.split)
     with _engine(args) as engine:
         _index_corpus(engine, dataset.corpus)
-        if _trained_on(engine.vectors.model_path) == f"judged ({dataset.name} {args.split})":
+        if _trained_on(engine.vectors.model_path) == _judged(dataset.name, args.split):
             print(
                 f"warning: the encoder was trained on {dataset.name} {args.split}; weights tuned "
                 "on the queries it learned favour it. Tune on judged queries it was not trained "
@@ -174,6 +174,11 @@ def cmd_tune(args: argparse.Namespace) -> int:
         print(f"  {s:.4f}  {m:<6}  " + ", ".join(f"{n}={v:g}" for n, v in w.items()))
     print(f"stored in {path}")
     return 0
+
+
+def _judged(dataset: str, split: str) -> str:
+    """How a model folder records training on a dataset's judged split."""
+    return f"judged ({dataset} {split})"
 
 
 def _trained_on(model_path: Path) -> str | None:
