@@ -13,10 +13,11 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import io
+import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -28,11 +29,24 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 
-def _quiet_transformers() -> None:
+def quiet_transformers() -> None:
+    """Silences transformers' info logging and progress bars (model loading, weights notes)."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
+
+
+@contextlib.contextmanager
+def quiet_sentence_transformers() -> Iterator[None]:
+    """Silences sentence-transformers' warnings (e.g. a bi-encoder converted to a cross-encoder)."""
+    logger = logging.getLogger("sentence_transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 DEFAULT_MODEL = "minilm"
@@ -150,7 +164,7 @@ class Encoder:
         import torch
         from sentence_transformers import SentenceTransformer
 
-        _quiet_transformers()
+        quiet_transformers()
         self.name, self.path = resolve_model(model)
         self.fingerprint = _fingerprint(self.path)
         torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
@@ -224,7 +238,7 @@ class SparseEncoder:
     def __init__(self, path: str | Path | None = None):
         from sentence_transformers import SparseEncoder as STSparseEncoder
 
-        _quiet_transformers()
+        quiet_transformers()
         self.path = Path(path) if path else splade_path()
         self.name = "splade-tiny" if path is None else f"local:{self.path.resolve()}"
         self.fingerprint = _fingerprint(self.path)

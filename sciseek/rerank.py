@@ -7,16 +7,14 @@ from judged pairs). Models are never downloaded.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
-from .encoder import ModelNotFound, _quiet_transformers, native_bf16
+from .encoder import ModelNotFound, native_bf16, quiet_sentence_transformers, quiet_transformers
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -24,18 +22,6 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 MAX_LENGTH = 256  # tokens of query + text the cross-encoder reads
 BATCH_SIZE = 32
-
-
-@contextlib.contextmanager
-def _quiet_sentence_transformers() -> Iterator[None]:
-    """Silences sentence-transformers' warnings (e.g. a bi-encoder converted to a cross-encoder)."""
-    logger = logging.getLogger("sentence_transformers")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
 
 
 def _check_cross_encoder_folder(path: Path) -> None:
@@ -66,9 +52,9 @@ class Reranker:
 
         folder = Path(path).expanduser().resolve()
         _check_cross_encoder_folder(folder)
-        _quiet_transformers()
+        quiet_transformers()
         try:
-            with _quiet_sentence_transformers():
+            with quiet_sentence_transformers():
                 self.model = CrossEncoder(
                     str(folder), device="cpu", local_files_only=True, max_length=MAX_LENGTH
                 )

@@ -1,15 +1,14 @@
 """Fine-tuning the dense encoder on the user's own papers.
 
 Training pairs come from judgments (a BEIR qrels split, or a JSONL of query/paper pairs) or, with
-no judgments at all, from the corpus itself (title -> abstract; for a paper without a title, its
-first sentence -> the rest, the inverse cloze task). Each pair gets one negative: usually a hard
-one mined from the current BM25 and dense rankings of its query (positives removed, the very top
-ranks skipped since they are often unjudged relevant papers), sometimes a random paper, as STAR
-mixes random with hard negatives. Batches are drawn from k-means clusters of the queries (TAS-
-Balanced), so in-batch negatives are on topic too. The loss is sentence-transformers'
-MultipleNegativesRankingLoss (in-batch + the mined negatives). The same mined rows train a
-cross-encoder re-ranker (binary cross-entropy), starting from the bundled MiniLM with a fresh
-one-logit head.
+no judgments at all, from the corpus itself (each title -> its abstract). Each pair gets one
+negative: usually a hard one mined from the current BM25 and dense rankings of its query
+(positives removed, the very top ranks skipped since they are often unjudged relevant papers),
+sometimes a random paper, as STAR mixes random with hard negatives. Batches are drawn from
+k-means clusters of the queries (TAS-Balanced), so in-batch negatives are on topic too. The loss
+is sentence-transformers' MultipleNegativesRankingLoss (in-batch + the mined negatives). The same
+mined negatives train a cross-encoder re-ranker (the cross-encoder ranking loss), starting from
+the bundled MiniLM with a fresh one-logit head.
 """
 
 from __future__ import annotations
@@ -28,11 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .encoder import Encoder, _quiet_transformers, native_bf16, resolve_model
+from .encoder import (
+    Encoder,
+    native_bf16,
+    quiet_sentence_transformers,
+    quiet_transformers,
+    resolve_model,
+)
 from .engine import Engine
 from .papers import Paper
 from .readers import UnreadableSource
-from .rerank import MAX_LENGTH, _quiet_sentence_transformers
+from .rerank import MAX_LENGTH
 
 TRAINING_FILE = "sciseek-training.json"
 MINING_DEPTH = 30  # hard negatives come from this many top results of each retriever
@@ -476,9 +481,9 @@ def train_cross_encoder(
     random.Random(seed).shuffle(rows)
     base_name, base_path = resolve_model(base)
 
-    _quiet_transformers()
+    quiet_transformers()
     transformers.set_seed(seed)
-    with _quiet_sentence_transformers():
+    with quiet_sentence_transformers():
         model = CrossEncoder(
             str(base_path),
             device="cpu",
@@ -509,7 +514,7 @@ def train_cross_encoder(
         )
         if not progress:
             trainer.remove_callback(PrinterCallback)
-        with _quiet_sentence_transformers():
+        with quiet_sentence_transformers():
             trainer.train()
         model.save(str(tmp), create_model_card=False)
         state = trainer.state

@@ -1,5 +1,10 @@
+import argparse
 import gzip
 import json
+
+import pytest
+
+from sciseek.cli import arguments
 
 from .helpers import FIXTURES, SHARED_DATA, run_sciseek, synthetic_papers, write_jsonl
 
@@ -132,6 +137,47 @@ def test_usage_errors_exit_2(cli):
         except SystemExit as e:
             code_or_exit = e.code
         assert code_or_exit == 2, args
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "expected"),
+    [
+        (arguments.positive, "3", 3),
+        (arguments.positive_float, "2e-5", 2e-5),
+        (arguments.fraction, "1", 1.0),
+        (arguments.probability, "0.9", 0.9),
+        (arguments.top_k, "1000", 1000),
+        (arguments.seconds, "0", 0.0),
+        (arguments.retriever_list, "dense, bm25,dense", ["dense", "bm25"]),
+        (arguments.day, " 2024-02-29 ", "2024-02-29"),
+        (arguments.category_list, "cs.CL, ,cs.IR", ["cs.CL", "cs.IR"]),
+    ],
+)
+def test_argument_types_accept(parse, value, expected):
+    assert parse(value) == expected
+
+
+@pytest.mark.parametrize(
+    ("parse", "value", "error"),
+    [
+        (arguments.positive, "0", "must be at least 1"),
+        (arguments.positive, "1.5", "not an integer: '1.5'"),
+        (arguments.positive_float, "inf", "must be a positive number"),
+        (arguments.positive_float, "nan", "must be a positive number"),
+        (arguments.fraction, "0", "must be in (0, 1]"),
+        (arguments.probability, "1", "must be between 0 and 1"),
+        (arguments.probability, "high", "not a number: 'high'"),
+        (arguments.top_k, "1001", "must be between 1 and 1000"),
+        (arguments.seconds, "-1", "must be between 0 and 3600 seconds"),
+        (arguments.retriever_list, "bm25", "name two or three of bm25, dense, sparse"),
+        (arguments.day, "2023-02-29", "not a date (YYYY-MM-DD): '2023-02-29'"),
+        (arguments.category_list, " , ", "no categories given (e.g. cs.CL,cs.IR)"),
+    ],
+)
+def test_argument_types_reject_with_the_rule(parse, value, error):
+    with pytest.raises(argparse.ArgumentTypeError) as raised:
+        parse(value)
+    assert str(raised.value) == error
 
 
 def test_data_dir_from_environment(tmp_path):

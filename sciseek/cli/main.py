@@ -6,7 +6,6 @@ stderr; ``--debug`` shows the traceback."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import sys
 import traceback
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from ..readers import FORMATS, UnreadableSource
 from ..relevance import THRESHOLD
 from ..subscriptions import InvalidSubscription, RateLimited, UnknownSubscriber
 from ..vectors import ModelMismatch
+from . import arguments
 from .commands import (
     cmd_delete,
     cmd_demo,
@@ -46,109 +46,6 @@ from .jobs import (
 from .training import cmd_train, cmd_tune
 
 # -- parser --------------------------------------------------------------------------------
-
-
-def _positive(value: str) -> int:
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return n
-
-
-def _positive_float(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not x > 0 or x == float("inf"):
-        raise argparse.ArgumentTypeError("must be a positive number")
-    return x
-
-
-def _retriever_list(value: str) -> list[str]:
-    names = [n.strip() for n in value.split(",") if n.strip()]
-    bad = [n for n in names if n not in ("bm25", "dense", "sparse")]
-    if bad or len(set(names)) < 2:
-        raise argparse.ArgumentTypeError("name two or three of bm25, dense, sparse")
-    return list(dict.fromkeys(names))
-
-
-def _fraction(value: str) -> float:
-    try:
-        x = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 < x <= 1:
-        raise argparse.ArgumentTypeError("must be in (0, 1]")
-    return x
-
-
-def _k(value: str) -> int:
-    try:
-        k = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
-    if not 1 <= k <= MAX_K:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {MAX_K}")
-    return k
-
-
-def _day(value: str) -> str:
-    try:
-        return dt.date.fromisoformat(value.strip()).isoformat()
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
-
-
-def _moment(value: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"not a date or time (YYYY-MM-DD[THH:MM]): {value!r}"
-        ) from None
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
-def _probability(value: str) -> float:
-    try:
-        p = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 < p < 1:
-        raise argparse.ArgumentTypeError("must be between 0 and 1")
-    return p
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-    if not 0 <= seconds <= 3600:
-        raise argparse.ArgumentTypeError("must be between 0 and 3600 seconds")
-    return seconds
-
-
-def _set_spec(value: str) -> str:
-    from ..harvest import SET_SPEC
-
-    spec = value.strip()
-    if not SET_SPEC.match(spec):
-        raise argparse.ArgumentTypeError(
-            f"not an OAI set spec (e.g. cs, physics:hep-ex): {value!r}"
-        )
-    return spec
-
-
-def _category_list(value: str) -> list[str]:
-    categories = [c.strip() for c in value.split(",") if c.strip()]
-    if not categories:
-        raise argparse.ArgumentTypeError("no categories given (e.g. cs.CL,cs.IR)")
-    return categories
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -200,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retrieval.add_argument(
         "--rerank-depth",
-        type=_k,
+        type=arguments.top_k,
         default=RERANK_DEPTH,
         metavar="N",
         help=f"results the re-ranker re-scores (default {RERANK_DEPTH})",
@@ -239,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--batch-size",
-        type=_positive,
+        type=arguments.positive,
         default=BATCH,
         metavar="N",
         help=f"papers committed together (default {BATCH}); a crash loses at most one batch",
@@ -254,10 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
         "mode fuses BM25 and dense (embedding) retrieval.",
     )
     p.add_argument("query", nargs="+")
-    p.add_argument("-k", type=_k, default=10, help=f"number of results (1..{MAX_K})")
+    p.add_argument("-k", type=arguments.top_k, default=10, help=f"number of results (1..{MAX_K})")
     p.add_argument(
         "--min-score",
-        type=_probability,
+        type=arguments.probability,
         metavar="P",
         help="keep only results whose calibrated relevance (probability, same scale in every "
         f"mode) is at least P; the digests use {THRESHOLD}",
@@ -272,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="The papers closest to ID in the dense embedding space (ID excluded).",
     )
     p.add_argument("id")
-    p.add_argument("-k", type=_k, default=10, help=f"number of results (1..{MAX_K})")
+    p.add_argument("-k", type=arguments.top_k, default=10, help=f"number of results (1..{MAX_K})")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_similar)
 
@@ -319,28 +216,30 @@ def build_parser() -> argparse.ArgumentParser:
         dest="sets",
         action="append",
         required=True,
-        type=_set_spec,
+        type=arguments.set_spec,
         metavar="SET",
         help="OAI set, e.g. cs or physics:hep-ex (repeatable)",
     )
     h.add_argument(
         "--from",
         dest="date_from",
-        type=_day,
+        type=arguments.day,
         metavar="DATE",
         help="records changed on/after DATE, instead of continuing from the last harvest",
     )
-    h.add_argument("--until", type=_day, metavar="DATE", help="records changed on/before DATE")
+    h.add_argument(
+        "--until", type=arguments.day, metavar="DATE", help="records changed on/before DATE"
+    )
     h.add_argument("--endpoint", metavar="URL", help="OAI-PMH base URL (default: arXiv's)")
     h.add_argument(
         "--delay",
-        type=_seconds,
+        type=arguments.seconds,
         metavar="SECONDS",
         help="pause between requests (default 3, as arXiv asks)",
     )
     h.add_argument(
         "--categories",
-        type=_category_list,
+        type=arguments.category_list,
         action="extend",
         metavar="CAT,...",
         help="keep only records in any of these categories, e.g. cs.CL,cs.IR",
@@ -389,18 +288,24 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="train a cross-encoder re-ranker (for --rerank) instead of the bi-encoder",
     )
-    p.add_argument("--epochs", type=_positive_float, default=1.0, help="passes (default 1)")
-    p.add_argument("--batch-size", type=_positive, default=32, help="pairs per batch (default 32)")
-    p.add_argument("--lr", type=_positive_float, default=2e-5, help="learning rate (default 2e-5)")
+    p.add_argument(
+        "--epochs", type=arguments.positive_float, default=1.0, help="passes (default 1)"
+    )
+    p.add_argument(
+        "--batch-size", type=arguments.positive, default=32, help="pairs per batch (default 32)"
+    )
+    p.add_argument(
+        "--lr", type=arguments.positive_float, default=2e-5, help="learning rate (default 2e-5)"
+    )
     p.add_argument(
         "--max-minutes",
-        type=_positive_float,
+        type=arguments.positive_float,
         metavar="N",
         help="stop training after N minutes and save the model as it is",
     )
     p.add_argument(
         "--merge",
-        type=_fraction,
+        type=arguments.fraction,
         metavar="W",
         help="save W x trained + (1 - W) x starting weights (WiSE-FT); default 0.5 with "
         "--unsupervised (keeps more of the starting model's general skill), else 1",
@@ -422,7 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", default="train", help="qrels split to tune on (default train)")
     p.add_argument(
         "--retrievers",
-        type=_retriever_list,
+        type=arguments.retriever_list,
         default=["bm25", "dense", "sparse"],
         metavar="NAME,...",
         help="retrievers to fuse (default bm25,dense,sparse)",
@@ -442,7 +347,7 @@ def build_parser() -> argparse.ArgumentParser:
         "API (OpenAPI docs at /docs) from the data dir.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=_positive, default=8000, help="port (default 8000)")
+    p.add_argument("--port", type=arguments.positive, default=8000, help="port (default 8000)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("demo", parents=[common], help="index papers and show a sample search")
@@ -520,14 +425,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--dry-run", action="store_true", help="select and render, send nothing")
     d.add_argument(
-        "--now", type=_moment, metavar="DATE", help="act as if it were DATE (UTC; default: now)"
+        "--now",
+        type=arguments.moment,
+        metavar="DATE",
+        help="act as if it were DATE (UTC; default: now)",
     )
     d.add_argument(
-        "--max-papers", type=_k, default=20, metavar="N", help="papers per email (default 20)"
+        "--max-papers",
+        type=arguments.top_k,
+        default=20,
+        metavar="N",
+        help="papers per email (default 20)",
     )
     d.add_argument(
         "--threshold",
-        type=_probability,
+        type=arguments.probability,
         metavar="P",
         help="calibrated relevance a paper needs (default: the measured one)",
     )
