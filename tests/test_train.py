@@ -10,7 +10,7 @@ from sciseek import Engine, Paper
 from sciseek.encoder import document_text
 from sciseek.feedback import PRF
 from sciseek.relevance import relevance
-from sciseek.train import Pair, cluster_batches, corpus_pairs, mine_negatives
+from sciseek.training_data import Pair, cluster_batches, corpus_pairs, mine_negatives
 
 from .helpers import run_sciseek, write_jsonl
 

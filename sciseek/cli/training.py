@@ -31,7 +31,7 @@ def _texts(engine: Engine) -> dict[str, str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .. import train
+    from .. import train, training_data
 
     source = Path(args.source)
     if not source.exists():
@@ -57,13 +57,13 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise UsageError(f"no papers in {work} to train on or mine negatives from")
         if args.unsupervised:
             papers = [p for batch in engine.store.iter_batches() for _, _, p in batch]
-            pairs = train.corpus_pairs(papers)
+            pairs = training_data.corpus_pairs(papers)
             kind = "unsupervised (title -> abstract)"
         elif beir:
-            pairs = train.judged_pairs(source, args.split, texts)
+            pairs = training_data.judged_pairs(source, args.split, texts)
             kind = _judged(source.name, args.split)
         else:
-            pairs = train.jsonl_pairs(source, texts)
+            pairs = training_data.jsonl_pairs(source, texts)
             kind = f"judged ({source.name})"
         if not pairs and args.unsupervised:
             raise UsageError(
@@ -79,7 +79,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         rounds = 3 if args.cross_encoder else 1
         with _progress(len(pairs) * rounds, "mining negatives", unit="pair") as bar:
             mined = [
-                train.mine_negatives(engine, pairs, texts, seed=args.seed + r, progress=bar.update)
+                training_data.mine_negatives(
+                    engine, pairs, texts, seed=args.seed + r, progress=bar.update
+                )
                 for r in range(rounds)
             ]
         rows = mined[0]
