@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from sciseek import Engine, harvest
-from sciseek.harvest import parse_page
+from sciseek import Engine, harvest, oai
+from sciseek.oai import parse_page
 
 from .helpers import FIXTURES
 
@@ -119,7 +119,7 @@ def repo(monkeypatch):
 def waits(monkeypatch):
     """The waits the harvester asks for, recorded instead of slept."""
     asked: list[float] = []
-    monkeypatch.setattr(harvest, "_sleep", lambda s: asked.append(round(s, 3)) if s > 0 else None)
+    monkeypatch.setattr(oai, "_sleep", lambda s: asked.append(round(s, 3)) if s > 0 else None)
     return asked
 
 
@@ -264,13 +264,13 @@ def test_flow_control_and_transient_errors_are_retried(cli, repo, waits):
     code, out, err = run(cli, repo)
     assert code == 0, err
     assert repo.requests == [FRESH, FRESH, FRESH, resume(TOKEN_2), resume(TOKEN_3)]
-    assert waits == [1.0, harvest.BACKOFF]  # Retry-After honoured, then backoff
+    assert waits == [1.0, oai.BACKOFF]  # Retry-After honoured, then backoff
     assert "8 added" in out and stats(cli)["papers"] == 8
 
 
 def test_polite_delay_between_requests(repo, waits):
     repo.routes = dict(THREE_PAGES)
-    client = harvest.Client(repo.url, delay=3)
+    client = oai.Client(repo.url, delay=3)
     try:
         client.list_records({"metadataPrefix": "arXiv", "set": "cs"})
         client.list_records({"resumptionToken": TOKEN_2})
@@ -281,14 +281,14 @@ def test_polite_delay_between_requests(repo, waits):
 
 def test_retries_are_bounded(cli, repo, waits):
     repo.routes = dict(THREE_PAGES)
-    repo.failures = [(500, {})] * harvest.MAX_ATTEMPTS
+    repo.failures = [(500, {})] * oai.MAX_ATTEMPTS
     code, out, err = run(cli, repo)
     assert code == 1
     [line] = error_lines(err)
     assert repo.url in line and "HTTP 500" in line
-    assert f"gave up after {harvest.MAX_ATTEMPTS} attempts" in line
-    assert len(repo.requests) == harvest.MAX_ATTEMPTS
-    assert waits == [harvest.BACKOFF * 2**i for i in range(harvest.MAX_ATTEMPTS - 1)]
+    assert f"gave up after {oai.MAX_ATTEMPTS} attempts" in line
+    assert len(repo.requests) == oai.MAX_ATTEMPTS
+    assert waits == [oai.BACKOFF * 2**i for i in range(oai.MAX_ATTEMPTS - 1)]
     assert status(cli)["datestamp"] is None
 
 
@@ -433,7 +433,7 @@ def test_killed_between_pages_the_next_run_resumes(cli, repo, data_dir, tmp_path
 
 
 def test_demo_without_a_file_harvests_recent_papers(cli, repo, monkeypatch):
-    monkeypatch.setattr(harvest, "ARXIV_ENDPOINT", repo.url)
+    monkeypatch.setattr(oai, "ARXIV_ENDPOINT", repo.url)
     repo.routes = dict(THREE_PAGES)
     code, out, err = cli("demo")
     assert code == 0, err

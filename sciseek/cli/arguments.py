@@ -83,7 +83,7 @@ def moment(value: str) -> dt.datetime:
 
 def set_spec(value: str) -> str:
     """An OAI-PMH set spec such as ``cs`` or ``physics:hep-ex``."""
-    from ..harvest import SET_SPEC
+    from ..oai import SET_SPEC
 
     spec = value.strip()
     if not SET_SPEC.match(spec):
