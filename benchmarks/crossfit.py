@@ -6,7 +6,7 @@ python benchmarks/crossfit.py [--dataset ../shared/data/scifact] [--work DIR] [-
 Fusion weights tuned on the queries an encoder was trained on favour that encoder, so the
 weights and the epoch count are chosen by cross-fitting:
 
-1. split the train queries in two halves, A and B (a seeded shuffle, ``--seed``);
+1. split the train queries in two halves, A and B (a shuffle with the fixed seed 0);
 2. for each epoch count, train on A (``sciseek train --split train-a``) and tune the fusion
    weights on B (``sciseek tune --split train-b``); keep the count and weights that score best
    on B;
@@ -28,6 +28,8 @@ import random
 import subprocess
 import sys
 from pathlib import Path
+
+from sciseek.train import TRAINING_FILE
 
 
 def split_train(dataset: Path, out: Path, seed: int) -> tuple[int, int]:
@@ -60,7 +62,7 @@ def sciseek(*args: str) -> dict:
 
 def train(source: Path, split: str, out: Path, data_dir: Path, epochs: int, args) -> None:
     """Train the encoder into ``out`` unless it is there already."""
-    if (out / "sciseek-training.json").exists():
+    if (out / TRAINING_FILE).exists():
         print(f"  kept {out}", flush=True)
         return
     report = sciseek(

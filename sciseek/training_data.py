@@ -26,6 +26,7 @@ from .readers import UnreadableSource
 MINING_DEPTH = 30  # hard negatives come from this many top results of each retriever
 SKIP_TOP = 2  # ...minus this many at the very top, which are often unjudged positives
 RANDOM_SHARE = 0.25  # share of pairs whose negative is a random paper instead
+MIN_ABSTRACT_WORDS = 8  # a shorter abstract gives no unsupervised pair
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ def jsonl_pairs(path: str | Path, store_texts: dict[str, str]) -> list[Pair]:
     return pairs
 
 
-def corpus_pairs(papers: Sequence[Paper], min_words: int = 8) -> list[Pair]:
+def corpus_pairs(papers: Sequence[Paper], min_words: int = MIN_ABSTRACT_WORDS) -> list[Pair]:
     """Unsupervised pairs from the corpus alone: each title -> its abstract.
 
     Papers without a title or an abstract of ``min_words`` give none: text-only pseudo-queries

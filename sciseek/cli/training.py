@@ -67,7 +67,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             kind = f"judged ({source.name})"
         if not pairs and args.unsupervised:
             raise UsageError(
-                f"{source}: no paper has both a title and an abstract of 8+ words, and "
+                f"{source}: no paper has both a title and an abstract of "
+                f"{training_data.MIN_ABSTRACT_WORDS}+ words, and "
                 "unsupervised adaptation learns from title -> abstract pairs (pseudo-queries cut "
                 "from untitled text lowered quality where we measured them); train on judged "
                 "query/paper pairs instead"
@@ -185,9 +186,9 @@ def _judged(dataset: str, split: str) -> str:
 
 def _trained_on(model_path: Path) -> str | None:
     """The training data a sciseek-trained model folder records, if any."""
-    try:
-        from ..train import TRAINING_FILE
+    from ..train import TRAINING_FILE
 
+    try:
         return json.loads((Path(model_path) / TRAINING_FILE).read_text()).get("data")
     except (OSError, ValueError, AttributeError):
         return None
