@@ -27,9 +27,10 @@ from urllib.parse import quote
 
 from . import mail
 from .engine import Engine
+from .optin import link, unsubscribe_token
 from .papers import Filters, Paper
 from .relevance import THRESHOLD
-from .subscriptions import Subscriber, Subscriptions, link, unsubscribe_token, utcnow
+from .subscriptions import Subscriber, Subscriptions, utcnow
 from .tokens import secret_key
 
 MAX_PAPERS = 20

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
-import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -14,25 +12,22 @@ from typing import Any
 
 import numpy as np
 
-from . import feedback, fusion
+from . import feedback, fusion, trending
 from .encoder import document_text
 from .feedback import PRF
-from .lexical import LexicalIndex, _atomic_write
+from .lexical import LexicalIndex
 from .papers import Filters, Paper, normalise_id
 from .relevance import calibration as relevance_fit
 from .relevance import relevance as relevance_of
+from .settings import Settings, load_settings, save_settings
 from .store import Store, UpsertResult
 from .vectors import DenseIndex, SparseIndex, describe
 
 MODES = ("bm25", "dense", "sparse", "hybrid")
 DEFAULT_MODE = "hybrid"
 MAX_K = 1000
-# Chosen by measurement on the shared datasets (BENCHMARKS.md, "Fusion").
-DEFAULT_FUSION = "zscore"
-DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 0.4, "dense": 0.6}
 CANDIDATES = 100  # per retriever, before fusion
 RERANK_DEPTH = 50  # fused results a re-ranker re-scores
-CONFIG_FILE = "config.json"  # retrieval settings stored with the indexes (sciseek tune)
 
 
 def default_data_dir() -> Path:
@@ -82,13 +77,13 @@ class Engine:
         self._sparse: SparseIndex | None = None
         if (data_dir / "sparse" / "sparse.db").exists():
             self._sparse = SparseIndex(data_dir / "sparse", store, log=log)
-        self.fusion = DEFAULT_FUSION
-        self.weights: dict[str, float] = dict(DEFAULT_WEIGHTS)
-        self.prf: PRF | None = None
+        settings = load_settings(data_dir)
+        self.fusion = settings.fusion
+        self.weights: dict[str, float] = settings.weights
+        self.prf: PRF | None = settings.prf
         self.reranker: Any = None  # a rerank.Reranker, loaded on demand (torch)
         self.rerank_depth = RERANK_DEPTH
         self._warned_calibration = False
-        self._load_config()
 
     @classmethod
     def open(
@@ -118,34 +113,11 @@ class Engine:
         """Release the store connection."""
         self.store.close()
 
-    def _load_config(self) -> None:
-        path = self.data_dir / CONFIG_FILE
-        if not path.exists():
-            return
-        try:
-            config = json.loads(path.read_text(encoding="utf-8"))
-            self.fusion = config.get("fusion", self.fusion)
-            if self.fusion not in fusion.FUSIONS:
-                raise ValueError(f"unknown fusion {self.fusion!r}")
-            self.weights = {str(k): float(v) for k, v in config.get("weights", {}).items()}
-            if not self.weights or set(self.weights) - {"bm25", "dense", "sparse"}:
-                raise ValueError("weights must name bm25, dense or sparse")
-            if config.get("prf"):
-                self.prf = PRF.from_dict(config["prf"])
-        except (ValueError, TypeError, AttributeError) as e:
-            raise ValueError(f"{path}: bad retrieval settings ({e}); fix or delete it") from None
-
     def save_config(self, **provenance: Any) -> Path:
         """Store the current fusion, weights and PRF settings with the indexes."""
-        path = self.data_dir / CONFIG_FILE
-        config = {
-            "fusion": self.fusion,
-            "weights": self.weights,
-            "prf": self.prf.to_dict() if self.prf else None,
-            **provenance,
-        }
-        _atomic_write(path, json.dumps(config, indent=2) + "\n")
-        return path
+        return save_settings(
+            self.data_dir, Settings(self.fusion, self.weights, self.prf), **provenance
+        )
 
     def __enter__(self) -> Engine:
         return self
@@ -425,30 +397,8 @@ class Engine:
     def trending(
         self, k: int = 20, days: int = 7, gravity: float = 1.8, now: dt.datetime | None = None
     ) -> list[tuple[Paper, int, float]]:
-        """(paper, votes, score) by upvotes in the last ``days`` with a gravity time decay.
-
-        score = votes / (hours since publication + 2) ** gravity, as on Hacker News.
-        """
-        now = now or dt.datetime.now(dt.UTC)
-        since = (now - dt.timedelta(days=days)).isoformat(timespec="seconds")
-        counts = dict(self.store.votes_since(since))
-        if not counts:
-            return []
-        papers = {p.id: p for p in (self.store.get(i) for i in counts) if p is not None}
-        scored = []
-        for pid, votes in counts.items():
-            if pid not in papers:
-                continue
-            published = papers[pid].published
-            age = (
-                (now - dt.datetime.fromisoformat(published).replace(tzinfo=dt.UTC)).total_seconds()
-                / 3600
-                if published
-                else 0.0
-            )
-            scored.append((papers[pid], votes, votes / (max(age, 0.0) + 2) ** gravity))
-        scored.sort(key=lambda t: (-t[2], -t[1], t[0].id))
-        return scored[:k]
+        """(paper, votes, score) by upvotes in the last ``days`` with a gravity time decay."""
+        return trending.trending(self.store, k, days, gravity, now)
 
     def vote(self, paper_id: str, voter: str, on: bool = True) -> int:
         """Set one voter's upvote on a paper; returns its vote count."""
@@ -466,26 +416,7 @@ class Engine:
 
     def snippet(self, paper: Paper, query: str, width: int = 280) -> list[tuple[str, bool]]:
         """A passage of the abstract around the query's words: (text, is_match) segments."""
-        text = paper.abstract or paper.title
-        wanted = set(self.lexical.terms(query))
-        words = list(re.finditer(r"\w+", text))
-        hits = [m for m in words if wanted and set(self.lexical.terms(m.group())) & wanted]
-        start = 0
-        if hits and hits[0].start() > width // 3:
-            start = text.rfind(" ", 0, hits[0].start() - width // 4) + 1
-        end = len(text) if len(text) - start <= width else text.rfind(" ", start, start + width)
-        end = end if end > start else min(len(text), start + width)
-        segments: list[tuple[str, bool]] = [("… ", False)] if start else []
-        pos = start
-        for m in hits:
-            if m.start() < start or m.end() > end:
-                continue
-            segments += [(text[pos : m.start()], False), (m.group(), True)]
-            pos = m.end()
-        segments.append((text[pos:end], False))
-        if end < len(text):
-            segments.append((" …", False))
-        return [s for s in segments if s[0]]
+        return self.lexical.snippet(paper.abstract or paper.title, query, width)
 
     def stats(self) -> dict[str, Any]:
         """Counts and index state, JSON-ready."""

@@ -12,8 +12,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +20,7 @@ from typing import Any
 
 from .engine import Engine
 from .oai import METADATA_PREFIX, Client, HarvestError, Page, ProtocolError, Record
+from .store import atomic_write
 
 STATE_FILE = "harvest.json"
 LOCK_FILE = "harvest.lock"
@@ -83,24 +82,7 @@ class HarvestState:
     def save(self) -> None:
         """Replace the state file atomically and durably."""
         text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        directory = self.path.parent
-        fd, tmp = tempfile.mkstemp(prefix=f".{STATE_FILE}.", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-        if os.name == "posix":
-            dir_fd = os.open(directory, os.O_RDONLY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+        atomic_write(self.path, text)
 
 
 @contextlib.contextmanager

@@ -19,10 +19,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
+import re
 import shutil
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,7 +31,7 @@ import numpy as np
 import tantivy
 
 from .papers import Filters, Paper
-from .store import Store
+from .store import Store, atomic_write
 
 SCHEMA_VERSION = 1
 WRITER_WAIT_SECONDS = 120
@@ -59,24 +58,6 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("author", stored=False, tokenizer_name="default")
     sb.add_date_field("published", stored=False, indexed=True, fast=True)
     return sb.build()
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dirfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
 
 
 def _to_datetime(date: str) -> dt.datetime:
@@ -144,7 +125,7 @@ class LexicalIndex:
         self._save_state()
 
     def _save_state(self) -> None:
-        _atomic_write(
+        atomic_write(
             self._state_path,
             json.dumps(
                 {
@@ -286,6 +267,28 @@ class LexicalIndex:
     def terms(self, text: str) -> list[str]:
         """The index terms of ``text`` (lower-cased, stemmed, stopwords removed)."""
         return self._analyzer.analyze(text)
+
+    def snippet(self, text: str, query: str, width: int = 280) -> list[tuple[str, bool]]:
+        """A passage of ``text`` around the query's terms: (text, is_match) segments."""
+        wanted = set(self.terms(query))
+        words = list(re.finditer(r"\w+", text))
+        hits = [m for m in words if wanted and set(self.terms(m.group())) & wanted]
+        start = 0
+        if hits and hits[0].start() > width // 3:
+            start = text.rfind(" ", 0, hits[0].start() - width // 4) + 1
+        end = len(text) if len(text) - start <= width else text.rfind(" ", start, start + width)
+        end = end if end > start else min(len(text), start + width)
+        segments: list[tuple[str, bool]] = [("… ", False)] if start else []
+        pos = start
+        for m in hits:
+            if m.start() < start or m.end() > end:
+                continue
+            segments += [(text[pos : m.start()], False), (m.group(), True)]
+            pos = m.end()
+        segments.append((text[pos:end], False))
+        if end < len(text):
+            segments.append((" …", False))
+        return [s for s in segments if s[0]]
 
     def filter_rowids(self, filters: Filters) -> np.ndarray:
         """Row ids of every paper that passes ``filters``."""

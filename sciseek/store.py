@@ -10,7 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import sqlite3
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
@@ -52,6 +54,26 @@ CREATE INDEX IF NOT EXISTS papers_recent ON papers(published DESC, added DESC);
 """
 
 _COLUMNS = "rowid, id, title, abstract, authors, categories, published, url, extra"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically and durably: a crash leaves the old or the new
+    file, never a torn one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dirfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)
+    finally:
+        os.close(dirfd)
 
 
 @dataclass(frozen=True)

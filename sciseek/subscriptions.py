@@ -1,4 +1,4 @@
-"""Email subscriptions: subscribers and their interests, double opt-in, unsubscribing.
+"""Email subscriptions: the subscriber tables, double opt-in state, unsubscribing.
 
 Subscribers live in the papers' SQLite file (WAL mode), in tables of their own: ``subscribers``,
 ``digest_sent`` (which paper went to whom, for exactly-once digests) and
@@ -6,15 +6,14 @@ Subscribers live in the papers' SQLite file (WAL mode), in tables of their own: 
 subscriber and mails a signed, expiring confirmation link; only confirmed (*active*)
 subscribers get digests. A new request for an address that is already active leaves its
 interests alone until the new link is followed, so nobody can change another person's
-subscription without access to their mailbox.
+subscription without access to their mailbox. What a subscriber may ask for is validated in
+``interests``; the links and the confirmation mail are ``optin``'s.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,22 +21,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
-from . import mail
-from .papers import normalise_id
-from .tokens import InvalidToken, make_token, secret_key
+from .interests import (
+    FREQUENCIES,
+    Interests,
+    InvalidSubscription,
+    fingerprint,
+    normalise_email,
+)
+from .tokens import InvalidToken
 
-FREQUENCIES = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
-STATES = ("pending", "active", "unsubscribed")
-MAX_QUERIES = 10
-MAX_QUERY_LENGTH = 300
-MAX_PAPERS = 50
-MAX_CATEGORIES = 20
 RATE_LIMIT = 3  # confirmation mails per address ...
 RATE_WINDOW = dt.timedelta(hours=1)  # ... in this window
-CONFIRM_TTL = dt.timedelta(days=3)
-UNSUBSCRIBE_TTL = dt.timedelta(days=365)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -67,16 +62,6 @@ CREATE INDEX IF NOT EXISTS subscription_requests_email ON subscription_requests(
 CREATE INDEX IF NOT EXISTS papers_added ON papers(added);
 """
 
-# RFC 5321/5322 dot-atom local part and a DNS domain with a letter top-level label. Quoted local
-# parts and address literals are valid but not accepted: nobody subscribes with them.
-_LOCAL = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-_EMAIL = re.compile(rf"({_LOCAL})@((?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}}))")
-
-
-class InvalidSubscription(ValueError):
-    """Bad subscription input (address, interests, frequency); the message says what."""
-
 
 class RateLimited(RuntimeError):
     """Too many confirmation mails asked for one address recently."""
@@ -98,92 +83,6 @@ def iso(t: dt.datetime) -> str:
 def utcnow() -> dt.datetime:
     """The current time, in UTC."""
     return dt.datetime.now(dt.UTC)
-
-
-def normalise_email(value: Any) -> str:
-    """A syntactically valid address, trimmed and lower-cased; raises InvalidSubscription."""
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidSubscription("an email address is required")
-    email = value.strip()
-    match = _EMAIL.fullmatch(email)
-    if not match or len(email) > 254 or len(match.group(1)) > 64:
-        raise InvalidSubscription(f"not a valid email address: {email[:100]!r}")
-    return email.lower()
-
-
-@dataclass(frozen=True)
-class Interests:
-    """What a subscriber wants: saved queries, seed papers they liked, categories."""
-
-    queries: tuple[str, ...] = ()
-    papers: tuple[str, ...] = ()
-    categories: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, list[str]]:
-        """JSON-ready."""
-        return {
-            "queries": list(self.queries),
-            "papers": list(self.papers),
-            "categories": list(self.categories),
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Interests:
-        """Inverse of to_dict."""
-        return cls(
-            tuple(data.get("queries", ())),
-            tuple(data.get("papers", ())),
-            tuple(data.get("categories", ())),
-        )
-
-
-def _strings(values: Any, name: str) -> list[str]:
-    if values is None:
-        return []
-    if isinstance(values, str):
-        values = [values]
-    if not isinstance(values, list | tuple) or not all(isinstance(v, str) for v in values):
-        raise InvalidSubscription(f"{name} must be a list of strings")
-    try:
-        "".join(values).encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidSubscription(f"{name} must be valid Unicode text") from None
-    return list(dict.fromkeys(" ".join(v.split()) for v in values if v.strip()))
-
-
-def make_interests(queries: Any = (), papers: Any = (), categories: Any = ()) -> Interests:
-    """Validated, de-duplicated interests; raises InvalidSubscription.
-
-    At least one query or seed paper is required. Whether the papers exist is checked by
-    ``Subscriptions.check_papers``.
-    """
-    qs = _strings(queries, "queries")
-    ps = [normalise_id(p) for p in _strings(papers, "papers")]
-    cats = _strings(categories, "categories")
-    if not qs and not ps:
-        raise InvalidSubscription("interests are empty: give at least one query or seed paper")
-    if len(qs) > MAX_QUERIES:
-        raise InvalidSubscription(f"at most {MAX_QUERIES} queries, got {len(qs)}")
-    if any(len(q) > MAX_QUERY_LENGTH for q in qs):
-        raise InvalidSubscription(f"a query is longer than {MAX_QUERY_LENGTH} characters")
-    if len(ps) > MAX_PAPERS:
-        raise InvalidSubscription(f"at most {MAX_PAPERS} seed papers, got {len(ps)}")
-    if len(cats) > MAX_CATEGORIES or any(len(c) > 40 or " " in c for c in cats):
-        raise InvalidSubscription(f"at most {MAX_CATEGORIES} categories such as cs.IR")
-    return Interests(tuple(qs), tuple(ps), tuple(cats))
-
-
-def check_frequency(value: Any) -> str:
-    """'daily' or 'weekly'; raises InvalidSubscription."""
-    if value not in FREQUENCIES:
-        raise InvalidSubscription(f"frequency must be one of {', '.join(FREQUENCIES)}")
-    return value
-
-
-def fingerprint(interests: Interests, frequency: str) -> str:
-    """A short hash of what a confirmation link confirms."""
-    payload = json.dumps([interests.to_dict(), frequency], sort_keys=True)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
 @dataclass
@@ -375,11 +274,7 @@ class Subscriptions:
             ).lastrowid
             row = db.execute("SELECT id, state FROM subscribers WHERE email=?", (email,)).fetchone()
             if row is None:
-                db.execute(
-                    "INSERT INTO subscribers(email, interests, frequency, state, watermark,"
-                    " created) VALUES (?, ?, ?, 'pending', ?, ?)",
-                    (email, json.dumps(interests.to_dict()), frequency, iso(now), iso(now)),
-                )
+                self._insert_pending(db, email, interests, frequency, now)
             elif row[1] == "active":
                 db.execute("UPDATE subscribers SET pending=? WHERE id=?", (pending, row[0]))
             else:
@@ -407,11 +302,7 @@ class Subscriptions:
         with self._write() as db:
             row = db.execute("SELECT state FROM subscribers WHERE email=?", (email,)).fetchone()
             if row is None:
-                db.execute(
-                    "INSERT INTO subscribers(email, interests, frequency, state, watermark,"
-                    " created) VALUES (?, ?, ?, 'pending', ?, ?)",
-                    (email, json.dumps(interests.to_dict()), frequency, iso(now), iso(now)),
-                )
+                self._insert_pending(db, email, interests, frequency, now)
             db.execute(
                 "UPDATE subscribers SET interests=?, frequency=?, pending=NULL WHERE email=?",
                 (json.dumps(interests.to_dict()), frequency, email),
@@ -421,6 +312,16 @@ class Subscriptions:
         sub = self.by_email(email)
         assert sub is not None
         return sub
+
+    @staticmethod
+    def _insert_pending(
+        db: sqlite3.Connection, email: str, interests: Interests, frequency: str, now: dt.datetime
+    ) -> None:
+        db.execute(
+            "INSERT INTO subscribers(email, interests, frequency, state, watermark, created)"
+            " VALUES (?, ?, ?, 'pending', ?, ?)",
+            (email, json.dumps(interests.to_dict()), frequency, iso(now), iso(now)),
+        )
 
     @staticmethod
     def _activate(db: sqlite3.Connection, email: str, now: dt.datetime) -> None:
@@ -496,64 +397,3 @@ class Subscriptions:
                 "UPDATE subscribers SET watermark=max(watermark, ?), last_digest=? WHERE id=?",
                 (watermark, iso(now), subscriber_id),
             )
-
-
-# -- links and the confirmation mail ---------------------------------------------------------
-
-
-def confirm_token(key: bytes, sub: Subscriber, digest: str) -> str:
-    """The signed token of a confirmation link."""
-    claims = {"s": sub.id, "e": sub.email, "h": digest}
-    return make_token(key, "confirm", claims, CONFIRM_TTL.total_seconds())
-
-
-def unsubscribe_token(key: bytes, sub: Subscriber) -> str:
-    """The signed token of an unsubscribe link."""
-    claims = {"s": sub.id, "e": sub.email}
-    return make_token(key, "unsubscribe", claims, UNSUBSCRIBE_TTL.total_seconds())
-
-
-def link(path: str, token: str) -> str:
-    """An absolute link to the site with a token parameter."""
-    return f"{mail.base_url()}{path}?{urlencode({'token': token})}"
-
-
-def subscribe(
-    subs: Subscriptions,
-    data_dir: Path,
-    email: Any,
-    interests: Interests,
-    frequency: str,
-    *,
-    now: dt.datetime | None = None,
-) -> Subscriber:
-    """Validate and record a request, and mail the confirmation link.
-
-    Raises InvalidSubscription, RateLimited, mail.MailNotConfigured or mail.MailError (then the
-    request does not count towards the rate limit).
-    """
-    email = normalise_email(email)
-    check_frequency(frequency)
-    subs.check_papers(interests)
-    config = mail.SmtpConfig.from_env()
-    sub, digest, request_id = subs.request(email, interests, frequency, now)
-    shown, shown_frequency = sub.pending or (sub.interests, sub.frequency)
-    token = confirm_token(secret_key(data_dir), sub, digest)
-    text, html = mail.render(
-        "confirm",
-        email=sub.email,
-        interests=shown,
-        frequency=shown_frequency,
-        change=sub.pending is not None,
-        confirm_url=link("/subscriptions/confirm", token),
-        expires_days=CONFIRM_TTL.days,
-        base_url=mail.base_url(),
-    )
-    msg = mail.compose(config.sender, sub.email, "Confirm your sciseek subscription", text, html)
-    try:
-        with mail.Mailer(config) as mailer:
-            mailer.send(msg)
-    except mail.MailError:
-        subs.forget_request(request_id)
-        raise
-    return sub

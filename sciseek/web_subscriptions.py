@@ -10,7 +10,7 @@ from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
-from . import mail, subscriptions
+from . import interests, mail, optin, subscriptions
 from .engine import Engine
 from .tokens import ExpiredToken, InvalidToken, read_token
 
@@ -28,12 +28,10 @@ class SubscriptionRequest(BaseModel):
 def _subscribe(engine: Engine, req: SubscriptionRequest) -> subscriptions.Subscriber:
     """Record a request and mail its confirmation; errors become HTTP errors."""
     try:
-        interests = subscriptions.make_interests(req.queries, req.papers, req.categories)
+        wanted = interests.make_interests(req.queries, req.papers, req.categories)
         with subscriptions.Subscriptions.open(engine.data_dir) as subs:
-            return subscriptions.subscribe(
-                subs, engine.data_dir, req.email, interests, req.frequency
-            )
-    except subscriptions.InvalidSubscription as e:
+            return optin.subscribe(subs, engine.data_dir, req.email, wanted, req.frequency)
+    except interests.InvalidSubscription as e:
         raise HTTPException(422, detail=str(e)) from None
     except subscriptions.RateLimited as e:
         raise HTTPException(429, detail=str(e), headers={"Retry-After": "3600"}) from None
@@ -103,7 +101,7 @@ def add_subscription_routes(
     @app.get("/subscribe", response_class=HTMLResponse, include_in_schema=False)
     def subscribe_page(
         request: Request,
-        q: Annotated[str, Query(max_length=subscriptions.MAX_QUERY_LENGTH)] = "",
+        q: Annotated[str, Query(max_length=interests.MAX_QUERY_LENGTH)] = "",
         paper: Annotated[str, Query(max_length=200)] = "",
     ):
         form = {"queries": q, "papers": paper}

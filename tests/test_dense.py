@@ -10,7 +10,7 @@ import pytest
 
 from sciseek import Engine, Filters, Paper
 from sciseek.encoder import Encoder, resolve_model
-from sciseek.vectors import ModelMismatch
+from sciseek.encodings import ModelMismatch
 
 from .helpers import FIXTURES, run_sciseek
 

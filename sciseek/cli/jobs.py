@@ -96,7 +96,9 @@ def cmd_harvest_status(args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers_add(args: argparse.Namespace) -> int:
-    from ..subscriptions import Subscriptions, make_interests, normalise_email, subscribe
+    from ..interests import make_interests, normalise_email
+    from ..optin import subscribe
+    from ..subscriptions import Subscriptions
 
     email = normalise_email(args.email)
     interests = make_interests(args.queries, args.papers, args.categories)

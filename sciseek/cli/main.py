@@ -13,14 +13,15 @@ from collections.abc import Sequence
 from .. import __version__
 from ..digest import DigestLocked
 from ..encoder import ModelNotFound
+from ..encodings import ModelMismatch
 from ..engine import DEFAULT_MODE, MAX_K, MODES, RERANK_DEPTH
 from ..fusion import FUSIONS
+from ..interests import InvalidSubscription
 from ..mail import MailError, MailNotConfigured
 from ..papers import InvalidPaper
 from ..readers import FORMATS, UnreadableSource
 from ..relevance import THRESHOLD
-from ..subscriptions import InvalidSubscription, RateLimited, UnknownSubscriber
-from ..vectors import ModelMismatch
+from ..subscriptions import RateLimited, UnknownSubscriber
 from . import arguments
 from .commands import (
     cmd_delete,
