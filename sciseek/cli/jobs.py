@@ -1,4 +1,4 @@
-"""The scheduled jobs: arXiv harvesting, subscribers and email digests."""
+"""The scheduled jobs (arXiv harvesting, subscribers, email digests) and their parsers."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..engine import Engine, default_data_dir
+from . import arguments
 from .common import UsageError, _engine, _progress
 
 # -- harvest -------------------------------------------------------------------------------
@@ -159,3 +160,159 @@ def cmd_digest_send(args: argparse.Namespace) -> int:
     for email, why in report.failed:
         print(f"error: digest for {email} not sent: {why}", file=sys.stderr)
     return 1 if report.failed else 0
+
+
+# -- parsers -------------------------------------------------------------------------------
+
+
+def add_job_commands(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    model: argparse.ArgumentParser,
+) -> None:
+    """Add the harvest, subscribers and digest commands to ``sub``."""
+    p = sub.add_parser(
+        "harvest",
+        parents=[common],
+        help="keep the data dir up to date from arXiv (OAI-PMH)",
+        description="Harvest new, updated and deleted papers from an OAI-PMH repository.",
+    )
+    harvest_sub = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
+    h = harvest_sub.add_parser(
+        "arxiv",
+        parents=[common, model],
+        help="harvest arXiv sets incrementally",
+        description="Harvest arXiv sets (ListRecords, arXiv metadata format). Each run "
+        "continues where the last one stopped: from the saved resumption token of an "
+        "interrupted run, else from the date of the last complete harvest. Every page is "
+        "committed before the next is asked for; deleted records are deleted.",
+    )
+    h.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        required=True,
+        type=arguments.set_spec,
+        metavar="SET",
+        help="OAI set, e.g. cs or physics:hep-ex (repeatable)",
+    )
+    h.add_argument(
+        "--from",
+        dest="date_from",
+        type=arguments.day,
+        metavar="DATE",
+        help="records changed on/after DATE, instead of continuing from the last harvest",
+    )
+    h.add_argument(
+        "--until", type=arguments.day, metavar="DATE", help="records changed on/before DATE"
+    )
+    h.add_argument("--endpoint", metavar="URL", help="OAI-PMH base URL (default: arXiv's)")
+    h.add_argument(
+        "--delay",
+        type=arguments.seconds,
+        metavar="SECONDS",
+        help="pause between requests (default 3, as arXiv asks)",
+    )
+    h.add_argument(
+        "--categories",
+        type=arguments.category_list,
+        action="extend",
+        metavar="CAT,...",
+        help="keep only records in any of these categories, e.g. cs.CL,cs.IR",
+    )
+    h.set_defaults(func=cmd_harvest_arxiv)
+    h = harvest_sub.add_parser(
+        "status", parents=[common], help="per-set harvest state of the data dir"
+    )
+    h.add_argument("--json", action="store_true", help="print JSON")
+    h.set_defaults(func=cmd_harvest_status)
+
+    p = sub.add_parser(
+        "subscribers",
+        parents=[common],
+        help="manage email digest subscribers",
+        description="Add, list and remove the subscribers of the email digests.",
+    )
+    subs_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    s = subs_sub.add_parser(
+        "add",
+        parents=[common],
+        help="add or update a subscriber",
+        description="Subscribe EMAIL to digests of new papers matching the queries and/or "
+        "similar to the seed papers. Without --confirmed a confirmation link is mailed "
+        "(SMTP settings: SCISEEK_SMTP_*) and nothing is sent until it is followed.",
+    )
+    s.add_argument("email", metavar="EMAIL")
+    s.add_argument(
+        "--query", dest="queries", action="append", default=[], metavar="Q", help="repeatable"
+    )
+    s.add_argument(
+        "--paper",
+        dest="papers",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a seed paper: send papers like it (repeatable)",
+    )
+    s.add_argument(
+        "--category",
+        dest="categories",
+        action="append",
+        default=[],
+        metavar="C",
+        help="only papers in any of these categories (repeatable)",
+    )
+    s.add_argument("--frequency", choices=("daily", "weekly"), default="daily")
+    s.add_argument(
+        "--confirmed", action="store_true", help="make it active at once, without a confirmation"
+    )
+    s.set_defaults(func=cmd_subscribers_add)
+    s = subs_sub.add_parser("list", parents=[common], help="list subscribers")
+    s.add_argument("--json", action="store_true", help="print JSON")
+    s.set_defaults(func=cmd_subscribers_list)
+    s = subs_sub.add_parser(
+        "remove", parents=[common], help="delete a subscriber and their sent-log"
+    )
+    s.add_argument("email", metavar="EMAIL")
+    s.set_defaults(func=cmd_subscribers_remove)
+
+    p = sub.add_parser(
+        "digest",
+        parents=[common],
+        help="email digests of new matching papers",
+        description="Email digests to subscribers.",
+    )
+    digest_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
+    d = digest_sub.add_parser(
+        "send",
+        parents=[common],
+        help="send every due subscriber their digest",
+        description="Send each due subscriber (daily: a day since the last digest, weekly: "
+        "a week) one email with the papers added since the last one that match their "
+        "interests above the calibrated relevance threshold; nothing when none do. Each "
+        "paper reaches each subscriber at most once; failed sends are retried next run.",
+    )
+    d.add_argument("--dry-run", action="store_true", help="select and render, send nothing")
+    d.add_argument(
+        "--now",
+        type=arguments.moment,
+        metavar="DATE",
+        help="act as if it were DATE (UTC; default: now)",
+    )
+    d.add_argument(
+        "--max-papers",
+        type=arguments.top_k,
+        default=20,
+        metavar="N",
+        help="papers per email (default 20)",
+    )
+    d.add_argument(
+        "--threshold",
+        type=arguments.probability,
+        metavar="P",
+        help="calibrated relevance a paper needs (default: the measured one)",
+    )
+    d.add_argument(
+        "--output", metavar="DIR", help="with --dry-run: write each digest's HTML and text here"
+    )
+    d.set_defaults(func=cmd_digest_send)

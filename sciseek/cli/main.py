@@ -26,7 +26,6 @@ from . import arguments
 from .commands import (
     cmd_delete,
     cmd_demo,
-    cmd_eval,
     cmd_get,
     cmd_index,
     cmd_reindex,
@@ -36,15 +35,8 @@ from .commands import (
     cmd_stats,
 )
 from .common import BATCH, UsageError, _prf, _weights
-from .jobs import (
-    cmd_digest_send,
-    cmd_harvest_arxiv,
-    cmd_harvest_status,
-    cmd_subscribers_add,
-    cmd_subscribers_list,
-    cmd_subscribers_remove,
-)
-from .training import cmd_train, cmd_tune
+from .jobs import add_job_commands
+from .training import add_training_commands
 
 # -- parser --------------------------------------------------------------------------------
 
@@ -197,150 +189,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(
-        "harvest",
-        parents=[common],
-        help="keep the data dir up to date from arXiv (OAI-PMH)",
-        description="Harvest new, updated and deleted papers from an OAI-PMH repository.",
-    )
-    harvest_sub = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
-    h = harvest_sub.add_parser(
-        "arxiv",
-        parents=[common, model],
-        help="harvest arXiv sets incrementally",
-        description="Harvest arXiv sets (ListRecords, arXiv metadata format). Each run "
-        "continues where the last one stopped: from the saved resumption token of an "
-        "interrupted run, else from the date of the last complete harvest. Every page is "
-        "committed before the next is asked for; deleted records are deleted.",
-    )
-    h.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        required=True,
-        type=arguments.set_spec,
-        metavar="SET",
-        help="OAI set, e.g. cs or physics:hep-ex (repeatable)",
-    )
-    h.add_argument(
-        "--from",
-        dest="date_from",
-        type=arguments.day,
-        metavar="DATE",
-        help="records changed on/after DATE, instead of continuing from the last harvest",
-    )
-    h.add_argument(
-        "--until", type=arguments.day, metavar="DATE", help="records changed on/before DATE"
-    )
-    h.add_argument("--endpoint", metavar="URL", help="OAI-PMH base URL (default: arXiv's)")
-    h.add_argument(
-        "--delay",
-        type=arguments.seconds,
-        metavar="SECONDS",
-        help="pause between requests (default 3, as arXiv asks)",
-    )
-    h.add_argument(
-        "--categories",
-        type=arguments.category_list,
-        action="extend",
-        metavar="CAT,...",
-        help="keep only records in any of these categories, e.g. cs.CL,cs.IR",
-    )
-    h.set_defaults(func=cmd_harvest_arxiv)
-    h = harvest_sub.add_parser(
-        "status", parents=[common], help="per-set harvest state of the data dir"
-    )
-    h.add_argument("--json", action="store_true", help="print JSON")
-    h.set_defaults(func=cmd_harvest_status)
-
-    p = sub.add_parser(
-        "eval",
-        parents=[common, retrieval],
-        help="IR metrics on a BEIR-format dataset",
-        description="Index a BEIR-format dataset into a temporary data dir (or "
-        "--data-dir), run its judged queries and print nDCG@10, Recall@100, "
-        "MRR@10 and Recall@5 (trec_eval definitions).",
-    )
-    p.add_argument("dataset", metavar="DATASET_DIR")
-    p.add_argument("--split", default="test", help="qrels split to evaluate (test, train, dev)")
-    p.add_argument("--json", action="store_true", help="print one JSON line")
-    p.set_defaults(func=cmd_eval)
-
-    p = sub.add_parser(
-        "train",
-        parents=[common, model],
-        help="fine-tune the dense encoder (or train a re-ranker) on your papers",
-        description="Fine-tune the bi-encoder with in-batch and mined hard negatives "
-        "(MultipleNegativesRankingLoss, topic-clustered batches) and save a model folder for "
-        "--model. SOURCE is a BEIR dataset dir (judged pairs of --split), a JSONL file of "
-        '{"query": ..., "paper": ID} pairs about the papers of --data-dir, or, with '
-        "--unsupervised, any paper file or BEIR dir (title -> abstract pairs, no judgments "
-        "needed). --model names the starting model (default: the bundled MiniLM).",
-    )
-    p.add_argument("source", metavar="SOURCE")
-    p.add_argument("--out", required=True, metavar="DIR", help="new folder for the model")
-    p.add_argument(
-        "--split", default="train", help="qrels split of a BEIR SOURCE (default train; not test)"
-    )
-    p.add_argument(
-        "--unsupervised", action="store_true", help="pairs from the corpus alone, no judgments"
-    )
-    p.add_argument(
-        "--cross-encoder",
-        action="store_true",
-        help="train a cross-encoder re-ranker (for --rerank) instead of the bi-encoder",
-    )
-    p.add_argument(
-        "--epochs", type=arguments.positive_float, default=1.0, help="passes (default 1)"
-    )
-    p.add_argument(
-        "--batch-size", type=arguments.positive, default=32, help="pairs per batch (default 32)"
-    )
-    p.add_argument(
-        "--lr", type=arguments.positive_float, default=2e-5, help="learning rate (default 2e-5)"
-    )
-    p.add_argument(
-        "--max-minutes",
-        type=arguments.positive_float,
-        metavar="N",
-        help="stop training after N minutes and save the model as it is",
-    )
-    p.add_argument(
-        "--merge",
-        type=arguments.fraction,
-        metavar="W",
-        help="save W x trained + (1 - W) x starting weights (WiSE-FT); default 0.5 with "
-        "--unsupervised (keeps more of the starting model's general skill), else 1",
-    )
-    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
-    p.add_argument("--json", action="store_true", help="print a JSON summary")
-    p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser(
-        "tune",
-        parents=[common, model],
-        help="choose hybrid fusion weights on judged queries and store them",
-        description="Index a BEIR-format dataset into --data-dir (kept), run the judged "
-        "queries of --split (not test) through each retriever once, try every weight split "
-        "on a grid with z-score and min-max fusion, and store the best (by nDCG@10) in the "
-        "data dir's config.json, where search, eval and serve pick it up.",
-    )
-    p.add_argument("dataset", metavar="DATASET_DIR")
-    p.add_argument("--split", default="train", help="qrels split to tune on (default train)")
-    p.add_argument(
-        "--retrievers",
-        type=arguments.retriever_list,
-        default=["bm25", "dense", "sparse"],
-        metavar="NAME,...",
-        help="retrievers to fuse (default bm25,dense,sparse)",
-    )
-    p.add_argument(
-        "--prf", type=_prf, nargs="?", const="on", metavar="SETTINGS", help="as for search"
-    )
-    p.add_argument("--step", type=float, default=0.1, help="weight grid step (default 0.1)")
-    p.add_argument("--json", action="store_true", help="print one JSON line")
-    p.set_defaults(func=cmd_tune)
-
-    p = sub.add_parser(
         "serve",
         parents=[common],
         help="run the web app and JSON API",
@@ -359,95 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser(
-        "subscribers",
-        parents=[common],
-        help="manage email digest subscribers",
-        description="Add, list and remove the subscribers of the email digests.",
-    )
-    subs_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    s = subs_sub.add_parser(
-        "add",
-        parents=[common],
-        help="add or update a subscriber",
-        description="Subscribe EMAIL to digests of new papers matching the queries and/or "
-        "similar to the seed papers. Without --confirmed a confirmation link is mailed "
-        "(SMTP settings: SCISEEK_SMTP_*) and nothing is sent until it is followed.",
-    )
-    s.add_argument("email", metavar="EMAIL")
-    s.add_argument(
-        "--query", dest="queries", action="append", default=[], metavar="Q", help="repeatable"
-    )
-    s.add_argument(
-        "--paper",
-        dest="papers",
-        action="append",
-        default=[],
-        metavar="ID",
-        help="a seed paper: send papers like it (repeatable)",
-    )
-    s.add_argument(
-        "--category",
-        dest="categories",
-        action="append",
-        default=[],
-        metavar="C",
-        help="only papers in any of these categories (repeatable)",
-    )
-    s.add_argument("--frequency", choices=("daily", "weekly"), default="daily")
-    s.add_argument(
-        "--confirmed", action="store_true", help="make it active at once, without a confirmation"
-    )
-    s.set_defaults(func=cmd_subscribers_add)
-    s = subs_sub.add_parser("list", parents=[common], help="list subscribers")
-    s.add_argument("--json", action="store_true", help="print JSON")
-    s.set_defaults(func=cmd_subscribers_list)
-    s = subs_sub.add_parser(
-        "remove", parents=[common], help="delete a subscriber and their sent-log"
-    )
-    s.add_argument("email", metavar="EMAIL")
-    s.set_defaults(func=cmd_subscribers_remove)
-
-    p = sub.add_parser(
-        "digest",
-        parents=[common],
-        help="email digests of new matching papers",
-        description="Email digests to subscribers.",
-    )
-    digest_sub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    d = digest_sub.add_parser(
-        "send",
-        parents=[common],
-        help="send every due subscriber their digest",
-        description="Send each due subscriber (daily: a day since the last digest, weekly: "
-        "a week) one email with the papers added since the last one that match their "
-        "interests above the calibrated relevance threshold; nothing when none do. Each "
-        "paper reaches each subscriber at most once; failed sends are retried next run.",
-    )
-    d.add_argument("--dry-run", action="store_true", help="select and render, send nothing")
-    d.add_argument(
-        "--now",
-        type=arguments.moment,
-        metavar="DATE",
-        help="act as if it were DATE (UTC; default: now)",
-    )
-    d.add_argument(
-        "--max-papers",
-        type=arguments.top_k,
-        default=20,
-        metavar="N",
-        help="papers per email (default 20)",
-    )
-    d.add_argument(
-        "--threshold",
-        type=arguments.probability,
-        metavar="P",
-        help="calibrated relevance a paper needs (default: the measured one)",
-    )
-    d.add_argument(
-        "--output", metavar="DIR", help="with --dry-run: write each digest's HTML and text here"
-    )
-    d.set_defaults(func=cmd_digest_send)
+    add_training_commands(sub, common, model, retrieval)
+    add_job_commands(sub, common, model)
     return parser
 
 

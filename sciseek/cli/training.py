@@ -1,4 +1,4 @@
-"""The ``sciseek train`` command: fine-tune the dense encoder or train a cross-encoder."""
+"""The quality commands: `sciseek train` and `sciseek tune`, and the eval/train/tune parsers."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from pathlib import Path
 from ..encoder import document_text
 from ..engine import Engine, default_data_dir
 from ..readers import ReadError, read_papers
-from .common import UsageError, _engine, _progress, _work_dir
+from . import arguments
+from .commands import cmd_eval
+from .common import UsageError, _engine, _prf, _progress, _work_dir
 
 
 def _index_corpus(engine: Engine, source: Path) -> None:
@@ -192,3 +194,102 @@ def _trained_on(model_path: Path) -> str | None:
         return json.loads((Path(model_path) / TRAINING_FILE).read_text()).get("data")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+# -- parsers -------------------------------------------------------------------------------
+
+
+def add_training_commands(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    model: argparse.ArgumentParser,
+    retrieval: argparse.ArgumentParser,
+) -> None:
+    """Add the eval, train and tune commands to ``sub``."""
+    p = sub.add_parser(
+        "eval",
+        parents=[common, retrieval],
+        help="IR metrics on a BEIR-format dataset",
+        description="Index a BEIR-format dataset into a temporary data dir (or "
+        "--data-dir), run its judged queries and print nDCG@10, Recall@100, "
+        "MRR@10 and Recall@5 (trec_eval definitions).",
+    )
+    p.add_argument("dataset", metavar="DATASET_DIR")
+    p.add_argument("--split", default="test", help="qrels split to evaluate (test, train, dev)")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "train",
+        parents=[common, model],
+        help="fine-tune the dense encoder (or train a re-ranker) on your papers",
+        description="Fine-tune the bi-encoder with in-batch and mined hard negatives "
+        "(MultipleNegativesRankingLoss, topic-clustered batches) and save a model folder for "
+        "--model. SOURCE is a BEIR dataset dir (judged pairs of --split), a JSONL file of "
+        '{"query": ..., "paper": ID} pairs about the papers of --data-dir, or, with '
+        "--unsupervised, any paper file or BEIR dir (title -> abstract pairs, no judgments "
+        "needed). --model names the starting model (default: the bundled MiniLM).",
+    )
+    p.add_argument("source", metavar="SOURCE")
+    p.add_argument("--out", required=True, metavar="DIR", help="new folder for the model")
+    p.add_argument(
+        "--split", default="train", help="qrels split of a BEIR SOURCE (default train; not test)"
+    )
+    p.add_argument(
+        "--unsupervised", action="store_true", help="pairs from the corpus alone, no judgments"
+    )
+    p.add_argument(
+        "--cross-encoder",
+        action="store_true",
+        help="train a cross-encoder re-ranker (for --rerank) instead of the bi-encoder",
+    )
+    p.add_argument(
+        "--epochs", type=arguments.positive_float, default=1.0, help="passes (default 1)"
+    )
+    p.add_argument(
+        "--batch-size", type=arguments.positive, default=32, help="pairs per batch (default 32)"
+    )
+    p.add_argument(
+        "--lr", type=arguments.positive_float, default=2e-5, help="learning rate (default 2e-5)"
+    )
+    p.add_argument(
+        "--max-minutes",
+        type=arguments.positive_float,
+        metavar="N",
+        help="stop training after N minutes and save the model as it is",
+    )
+    p.add_argument(
+        "--merge",
+        type=arguments.fraction,
+        metavar="W",
+        help="save W x trained + (1 - W) x starting weights (WiSE-FT); default 0.5 with "
+        "--unsupervised (keeps more of the starting model's general skill), else 1",
+    )
+    p.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    p.add_argument("--json", action="store_true", help="print a JSON summary")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "tune",
+        parents=[common, model],
+        help="choose hybrid fusion weights on judged queries and store them",
+        description="Index a BEIR-format dataset into --data-dir (kept), run the judged "
+        "queries of --split (not test) through each retriever once, try every weight split "
+        "on a grid with z-score and min-max fusion, and store the best (by nDCG@10) in the "
+        "data dir's config.json, where search, eval and serve pick it up.",
+    )
+    p.add_argument("dataset", metavar="DATASET_DIR")
+    p.add_argument("--split", default="train", help="qrels split to tune on (default train)")
+    p.add_argument(
+        "--retrievers",
+        type=arguments.retriever_list,
+        default=["bm25", "dense", "sparse"],
+        metavar="NAME,...",
+        help="retrievers to fuse (default bm25,dense,sparse)",
+    )
+    p.add_argument(
+        "--prf", type=_prf, nargs="?", const="on", metavar="SETTINGS", help="as for search"
+    )
+    p.add_argument("--step", type=float, default=0.1, help="weight grid step (default 0.1)")
+    p.add_argument("--json", action="store_true", help="print one JSON line")
+    p.set_defaults(func=cmd_tune)
