@@ -1,4 +1,5 @@
-"""Ablation of the quality techniques on SciFact test and the classic sets (cacm, cranfield, npl).
+"""Ablation of the quality techniques on SciFact test and the classic sets (cacm, cranfield, npl;
+cisi, med and adi for the unsupervised rows).
 
 python benchmarks/ablation.py --rows ROW[,ROW...] [--datasets ...] [--work DIR]
     [--supervised MODEL_DIR] [--unsupervised NAME=MODEL_DIR ...] [--reranker CE_DIR]
@@ -31,6 +32,7 @@ from sciseek.feedback import PRF
 from sciseek.readers import ReadError, read_papers
 
 DATASETS = ("scifact", "cacm", "cranfield", "npl")
+ALL_DATASETS = (*DATASETS, "cisi", "med", "adi")  # the table's order
 
 
 def _engine(work: Path, dataset, model: str | None, tag: str, sparse: bool) -> Engine:
@@ -72,7 +74,7 @@ def print_table(path: Path) -> None:
         last[(r["dataset"], r["row"])] = r
     print("| set | configuration | nDCG@10 | Recall@100 | MRR@10 | query time (s) |")
     print("|---|---|---:|---:|---:|---:|")
-    for name in DATASETS:
+    for name in ALL_DATASETS:
         for row in LABELS:
             r = last.get((name, row))
             if r:
