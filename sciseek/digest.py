@@ -30,6 +30,7 @@ from .engine import Engine
 from .optin import link, unsubscribe_token
 from .papers import Filters, Paper
 from .relevance import THRESHOLD
+from .store import atomic_write
 from .subscriptions import Subscriber, Subscriptions, utcnow
 from .tokens import secret_key
 
@@ -230,6 +231,4 @@ def _write_preview(output: Path, sub: Subscriber, msg: EmailMessage) -> None:
         if part is None:
             continue
         path = output / f"digest-{sub.id}.{'html' if subtype == 'html' else 'txt'}"
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(part.get_content(), encoding="utf-8")
-        tmp.replace(path)
+        atomic_write(path, part.get_content())

@@ -1,8 +1,8 @@
 """What a subscriber asks for, validated: an address, interests and a digest frequency.
 
 Everything here is a plain value with no storage: ``subscriptions`` stores it, the web form and
-the CLI build it with ``make_interests``, ``normalise_email`` and ``check_frequency``, which raise
-``InvalidSubscription`` with a message fit to show the user.
+the CLI build it with ``make_interests`` and ``normalise_email``, which (like ``check_frequency``)
+raise ``InvalidSubscription`` with a message fit to show the user.
 """
 
 from __future__ import annotations

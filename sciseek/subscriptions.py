@@ -3,11 +3,11 @@
 Subscribers live in the papers' SQLite file (WAL mode), in tables of their own: ``subscribers``,
 ``digest_sent`` (which paper went to whom, for exactly-once digests) and
 ``subscription_requests`` (for the per-address rate limit). A request stores a *pending*
-subscriber and mails a signed, expiring confirmation link; only confirmed (*active*)
-subscribers get digests. A new request for an address that is already active leaves its
+subscriber, whom ``optin.subscribe`` mails a signed, expiring confirmation link; only confirmed
+(*active*) subscribers get digests. A new request for an address that is already active leaves its
 interests alone until the new link is followed, so nobody can change another person's
 subscription without access to their mailbox. What a subscriber may ask for is validated in
-``interests``; the links and the confirmation mail are ``optin``'s.
+``interests``.
 """
 
 from __future__ import annotations

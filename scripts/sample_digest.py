@@ -15,7 +15,8 @@ from pathlib import Path
 
 from sciseek import Engine, read_papers
 from sciseek.digest import send_digests
-from sciseek.subscriptions import Subscriptions, make_interests
+from sciseek.interests import make_interests
+from sciseek.subscriptions import Subscriptions
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from ..engine import MAX_K
+from ..settings import RETRIEVERS
 
 
 def _number(
@@ -56,7 +57,7 @@ def seconds(value: str) -> float:
 def retriever_list(value: str) -> list[str]:
     """Two or three distinct retriever names, comma-separated."""
     names = [n.strip() for n in value.split(",") if n.strip()]
-    bad = [n for n in names if n not in ("bm25", "dense", "sparse")]
+    bad = [n for n in names if n not in RETRIEVERS]
     if bad or len(set(names)) < 2:
         raise argparse.ArgumentTypeError("name two or three of bm25, dense, sparse")
     return list(dict.fromkeys(names))

@@ -14,9 +14,9 @@ from tqdm import tqdm
 from ..engine import Engine, default_data_dir
 from ..feedback import PRF
 from ..papers import Filters, InvalidPaper
+from ..settings import RETRIEVERS
 
 BATCH = 2000
-RETRIEVERS = ("bm25", "dense", "sparse")
 ERROR_CAP = 20
 
 

@@ -12,7 +12,6 @@ from ..encoder import document_text
 from ..engine import Engine, default_data_dir
 from ..readers import ReadError, read_papers
 from . import arguments
-from .commands import cmd_eval
 from .common import UsageError, _engine, _prf, _progress, _work_dir
 
 
@@ -194,6 +193,49 @@ def _trained_on(model_path: Path) -> str | None:
         return json.loads((Path(model_path) / TRAINING_FILE).read_text()).get("data")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from ..evaluation import evaluate, load_dataset
+
+    dataset = load_dataset(args.dataset, args.split)
+    with _work_dir(args.data_dir, "sciseek-eval-") as data_dir, _engine(args, data_dir) as engine:
+        papers = []
+        for item in read_papers(dataset.corpus, "beir"):
+            if isinstance(item, ReadError):
+                print(f"warning: {item}", file=sys.stderr)
+            else:
+                papers.append(item)
+        uses_dense = args.mode in ("dense", "hybrid")
+        with _progress(len(papers), f"indexing {dataset.name}") as bar:
+            engine.add(papers, bar.update if uses_dense else None, dense=uses_dense)
+            bar.update(len(papers) - bar.n)
+        with _progress(len(dataset.queries), "queries", unit="query") as bar:
+            result = evaluate(engine, dataset, args.mode, progress=bar.update)
+        result.extra = {"split": args.split, "documents": len(papers)}
+        if uses_dense:
+            result.extra["model"] = engine.dense.model_name
+        if args.mode == "hybrid":
+            result.extra["fusion"] = engine.fusion
+            result.extra["weights"] = engine.weights
+        if engine.prf is not None:
+            result.extra["prf"] = engine.prf.to_dict()
+        if engine.reranker is not None:
+            result.extra["rerank"] = engine.reranker.name
+            result.extra["rerank_depth"] = engine.rerank_depth
+    if args.json:
+        print(json.dumps(result.to_dict()))
+    else:
+        print(
+            f"{dataset.name} ({args.split}, {result.queries} queries, {len(papers)} documents,"
+            f" mode {args.mode})"
+        )
+        for name, value in result.metrics.items():
+            print(f"  {name:<11} {value:.4f}")
+        for name in ("model", "fusion", "weights", "prf", "rerank"):
+            if name in result.extra:
+                print(f"  {name:<11} {result.extra[name]}")
+    return 0
 
 
 # -- parsers -------------------------------------------------------------------------------
