@@ -1,4 +1,4 @@
-"""Commands over the papers: index, search, similar, get, delete, stats, eval, demo, serve."""
+"""Commands over the papers: index, search, similar, get, delete, stats, demo, serve."""
 
 from __future__ import annotations
 
