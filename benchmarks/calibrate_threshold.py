@@ -1,15 +1,20 @@
 """Fit the digest's relevance calibration: P(relevant) = 1 / (1 + exp(-(a * cos + b))).
 
 python benchmarks/calibrate_threshold.py [--fit med:test,...] [--test scifact:test] [--work DIR]
+    [--model DIR [--write]]
 
 ``cos`` is the cosine between a query's embedding and a paper's embedding (the bundled encoder,
-the same calls the digest makes). Pairs come from judged BEIR-format datasets: for every judged
+or ``--model``'s, the same calls the digest makes). With ``--model`` the test set is also
+scored with the bundled model's fit, for comparison, and ``--write`` saves the new fit as the
+model folder's ``sciseek-calibration.json``, which search and digests then use.
+
+Pairs come from judged BEIR-format datasets: for every judged
 query, its top ``--depth`` hybrid candidates (the digest's retrieval, default 100) are scored;
 the judged-relevant ones are positives and the rest are negatives. a and b are fitted by
 logistic regression on the ``--fit`` sets, each set weighing the same; precision and recall of
 "P >= threshold" are reported on the ``--test`` set, recall counting every judged-relevant
-document (retrieved or not). Each dataset is indexed once into DIR/NAME and its pairs are
-cached in DIR/NAME-SPLIT-DEPTH.json, so reruns are quick. Prints Markdown.
+document (retrieved or not). Each dataset is indexed once into DIR/NAME[-MODEL] and its pairs
+are cached in DIR/NAME[-MODEL]-SPLIT-DEPTH.json, so reruns are quick. Prints Markdown.
 
 Why positives come from the candidates too: the digest only ever scores retrieved candidates.
 Taking *every* judged-relevant document as a positive but only top-ranked documents as
@@ -33,6 +38,7 @@ from scipy.optimize import minimize
 from sciseek import Engine
 from sciseek.evaluation import load_dataset
 from sciseek.readers import ReadError, read_papers
+from sciseek.relevance import CALIBRATION_FILE, A, B
 
 # Smaller sets first: a first run encodes each corpus (minutes on a 2-core CPU).
 FIT = ("med:test", "cisi:test", "cacm:test", "scifact:train", "npl:test")
@@ -40,17 +46,18 @@ TEST = "scifact:test"
 THRESHOLDS = [round(0.3 + 0.05 * i, 2) for i in range(11)]
 
 
-def _pairs(shared: Path, work: Path, spec: str, depth: int) -> dict:
+def _pairs(shared: Path, work: Path, spec: str, depth: int, model: str | None = None) -> dict:
     """{"pairs": [(cosine, judged relevant)], "relevant": judged-relevant total} of one
     dataset split, cached under ``work``."""
     name, _, split = spec.partition(":")
     split = split or "test"
-    cache = work / f"{name}-{split}-{depth}.json"
+    tag = f"-{Path(model).name}" if model else ""
+    cache = work / f"{name}{tag}-{split}-{depth}.json"
     if cache.exists():
         return json.loads(cache.read_text())
     ds = load_dataset(shared / name, split)
     start = time.perf_counter()
-    with Engine.open(work / name, log=lambda m: None) as engine:
+    with Engine.open(work / f"{name}{tag}", model=model, log=lambda m: None) as engine:
         if engine.store.count() == 0:
             engine.add(p for p in read_papers(ds.corpus, "beir") if not isinstance(p, ReadError))
         relevant: dict[str, set[str]] = {}
@@ -137,6 +144,12 @@ def main() -> None:
     parser.add_argument("--test", default=TEST, help="NAME:SPLIT to report on")
     parser.add_argument("--depth", type=int, default=100, help="candidates per query")
     parser.add_argument("--work", default=tempfile.gettempdir() + "/sciseek-calibrate")
+    parser.add_argument(
+        "--model", metavar="DIR", help="a trained encoder folder instead of the bundled model"
+    )
+    parser.add_argument(
+        "--write", action="store_true", help="save the fit as --model's sciseek-calibration.json"
+    )
     args = parser.parse_args()
     shared, work = Path(args.shared), Path(args.work)
 
@@ -144,7 +157,7 @@ def main() -> None:
     print("| fit set | pairs | relevant | a (alone) | b (alone) |")
     print("|---|---:|---:|---:|---:|")
     for spec in args.fit.split(","):
-        cos, y = _arrays(_pairs(shared, work, spec, args.depth)["pairs"])
+        cos, y = _arrays(_pairs(shared, work, spec, args.depth, args.model)["pairs"])
         alone = fit(cos, y)
         print(f"| {spec} | {len(y)} | {int(y.sum())} | {alone[0]:.3f} | {alone[1]:.3f} |")
         cos_parts.append(cos)
@@ -153,7 +166,7 @@ def main() -> None:
     a, b = fit(np.concatenate(cos_parts), np.concatenate(y_parts), np.concatenate(weight_parts))
     print(f"\nall fit sets, equal weight: a = {a:.4f}, b = {b:.4f}")
 
-    test = _pairs(shared, work, args.test, args.depth)
+    test = _pairs(shared, work, args.test, args.depth, args.model)
     tcos, ty = _arrays(test["pairs"])
     print(
         f"\n{args.test}: {len(ty)} candidates, {int(ty.sum())} of them relevant, "
@@ -169,6 +182,23 @@ def main() -> None:
         )
     best = max(rows, key=lambda r: r["f1"])
     print(f"\nbest F1: P >= {best['threshold']:.2f} (cosine >= {best['cos']:.3f})")
+    if args.model:
+        print(
+            f"\nthe same {args.test} candidates with the bundled model's fit (a = {A}, b = {B}):\n"
+        )
+        print("| P >= | cosine >= | kept | precision | recall | F1 |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for r in table(tcos, ty, test["relevant"], A, B):
+            print(
+                f"| {r['threshold']:.2f} | {r['cos']:.3f} | {r['kept']} | {r['precision']:.3f} "
+                f"| {r['recall']:.3f} | {r['f1']:.3f} |"
+            )
+    if args.write:
+        if not args.model:
+            raise SystemExit("--write needs --model")
+        path = Path(args.model) / CALIBRATION_FILE
+        path.write_text(json.dumps({"a": round(a, 4), "b": round(b, 4), "fit": args.fit}) + "\n")
+        print(f"\nwrote {path}")
 
 
 if __name__ == "__main__":
