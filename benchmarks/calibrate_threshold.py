@@ -33,12 +33,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy.optimize import minimize
 
 from sciseek import Engine
 from sciseek.evaluation import load_dataset
 from sciseek.readers import ReadError, read_papers
-from sciseek.relevance import CALIBRATION_FILE, A, B
+from sciseek.relevance import A, B, fit, save_calibration
 
 # Smaller sets first: a first run encodes each corpus (minutes on a 2-core CPU).
 FIT = ("med:test", "cisi:test", "cacm:test", "scifact:train", "npl:test")
@@ -87,22 +86,6 @@ def _pairs(shared: Path, work: Path, spec: str, depth: int, model: str | None = 
     tmp.replace(cache)
     print(f"{spec}: {len(pairs)} pairs in {time.perf_counter() - start:.0f} s", flush=True)
     return result
-
-
-def fit(cos: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:
-    """Logistic regression of y on cos: the (a, b) that minimise the weighted mean log loss."""
-    w = np.ones_like(cos) if weight is None else weight
-    w = w / w.sum()
-
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        z = params[0] * cos + params[1]
-        p = 1.0 / (1.0 + np.exp(-z))
-        value = float(np.sum(w * (np.logaddexp(0.0, z) - y * z)))
-        grad = np.array([np.sum(w * (p - y) * cos), np.sum(w * (p - y))])
-        return value, grad
-
-    result = minimize(loss, np.zeros(2), jac=True, method="L-BFGS-B")
-    return float(result.x[0]), float(result.x[1])
 
 
 def table(
@@ -196,8 +179,7 @@ def main() -> None:
     if args.write:
         if not args.model:
             raise SystemExit("--write needs --model")
-        path = Path(args.model) / CALIBRATION_FILE
-        path.write_text(json.dumps({"a": round(a, 4), "b": round(b, 4), "fit": args.fit}) + "\n")
+        path = save_calibration(Path(args.model), a, b, fit=args.fit)
         print(f"\nwrote {path}")
 
 

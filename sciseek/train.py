@@ -5,7 +5,8 @@
 negatives) over TAS-Balanced batches, optionally averaged with the base model (WiSE-FT).
 ``train_cross_encoder`` trains a re-ranker from the bundled MiniLM with a fresh one-logit head
 on the same mined negatives (the cross-encoder ranking loss). Both train on the CPU,
-deterministically for a seed, within a time budget.
+deterministically for a seed, within a time budget. ``calibrate`` fits a trained bi-encoder's
+relevance calibration on judged queries' candidates.
 """
 
 from __future__ import annotations
@@ -235,6 +236,32 @@ def train_encoder(
         )
         (tmp / TRAINING_FILE).write_text(json.dumps(report.to_dict(), indent=2) + "\n")
     return report
+
+
+def calibrate(
+    encoder: Encoder,
+    candidates: Sequence[tuple[str, Sequence[tuple[str, bool]]]],
+    texts: Mapping[str, str],
+) -> tuple[float, float]:
+    """The relevance calibration (a, b) of ``encoder``: a logistic fit of judged relevance on
+    the query-paper cosine over judged queries' candidates (``calibration_candidates``)."""
+    import numpy as np
+
+    from .relevance import fit
+
+    ids = sorted({pid for _, found in candidates for pid, _ in found if pid in texts})
+    row = {pid: i for i, pid in enumerate(ids)}
+    docs = encoder.encode_texts([texts[pid] for pid in ids])
+    queries = encoder.encode_queries([q for q, _ in candidates])
+    cos, y = [], []
+    for qvec, (_, found) in zip(queries, candidates, strict=True):
+        for pid, relevant in found:
+            if pid in row:
+                cos.append(float(docs[row[pid]] @ qvec))
+                y.append(float(relevant))
+    if not y or min(y) == max(y):
+        raise ValueError("calibration needs both relevant and non-relevant candidates")
+    return fit(np.array(cos), np.array(y))
 
 
 def train_cross_encoder(

@@ -210,3 +210,24 @@ def cluster_batches(
         batches.append(current)
     rng.shuffle(batches)
     return batches
+
+
+def calibration_candidates(
+    engine: Engine,
+    pairs: Sequence[Pair],
+    *,
+    depth: int = 100,
+    max_queries: int = 200,
+    seed: int = 42,
+) -> list[tuple[str, list[tuple[str, bool]]]]:
+    """(query, [(paper id, judged relevant)]) for up to ``max_queries`` judged queries: their
+    top ``depth`` hybrid candidates, the papers a relevance calibration is fitted on."""
+    judged: dict[str, set[str]] = {}
+    for pair in pairs:
+        judged.setdefault(pair.query, set()).update(pair.positive_ids)
+    queries = sorted(judged)
+    random.Random(seed).shuffle(queries)
+    return [
+        (q, [(pid, pid in judged[q]) for pid, _ in engine.search_ids(q, mode="hybrid", k=depth)])
+        for q in queries[:max_queries]
+    ]

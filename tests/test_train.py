@@ -9,7 +9,7 @@ import pytest
 from sciseek import Engine, Paper
 from sciseek.encoder import document_text
 from sciseek.feedback import PRF
-from sciseek.relevance import relevance
+from sciseek.relevance import calibration, fit, relevance
 from sciseek.training_data import Pair, cluster_batches, corpus_pairs, mine_negatives
 
 from .helpers import run_sciseek, write_jsonl
@@ -72,6 +72,12 @@ def test_train_writes_a_model_that_eval_and_search_use(trained, tiny, tmp_path):
     assert (out / "modules.json").exists()
     recorded = json.loads((out / "sciseek-training.json").read_text())
     assert recorded["command"].startswith("sciseek train") and recorded["steps"] == summary["steps"]
+    # its own relevance calibration, fitted on the judged queries' candidates: relevant papers
+    # have the higher cosines, so the slope is positive
+    fitted = json.loads((out / "sciseek-calibration.json").read_text())
+    assert fitted["a"] > 0 and fitted["queries"] == 36
+    assert summary["calibration"] == {"a": fitted["a"], "b": fitted["b"]}
+    assert calibration(f"local:{out.resolve()}", out) == (fitted["a"], fitted["b"], True)
 
     r = run_sciseek("eval", str(tiny), "--model", str(out), "--json")
     assert r.returncode == 0, r.stderr
@@ -85,6 +91,8 @@ def test_train_writes_a_model_that_eval_and_search_use(trained, tiny, tmp_path):
     r = run_sciseek("search", "cells in microscopy", "--mode", "dense", "--json", data_dir=data)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["hits"][0]["id"].startswith("d4")
+    r = run_sciseek("search", "cells in microscopy", "--min-score", "0.01", data_dir=data)
+    assert r.returncode == 0 and "no relevance calibration" not in r.stderr
 
     # tuning fusion weights on the very queries the encoder learned is flagged
     args = ("--model", str(out), "--retrievers", "bm25,dense", "--step", "0.5")
@@ -115,6 +123,15 @@ def test_unsupervised_training_from_a_paper_file(tiny, tmp_path):
     summary = json.loads(r.stdout)
     assert summary["pairs"] == 36 and summary["merge"] == 0.5  # WiSE-FT by default
     assert (out / "model.safetensors").exists()
+    assert not (out / "sciseek-calibration.json").exists()  # no judgments to fit one on
+
+
+def test_calibration_fit_recovers_a_known_logistic_map():
+    rng = np.random.default_rng(0)
+    cos = rng.uniform(0.0, 1.0, 20_000)
+    y = (rng.uniform(size=cos.size) < 1 / (1 + np.exp(-(10 * cos - 6)))).astype(float)
+    a, b = fit(cos, y)
+    assert a == pytest.approx(10, abs=0.6) and b == pytest.approx(-6, abs=0.4)
 
 
 def test_interpolate_averages_floating_point_weights():

@@ -11,6 +11,7 @@ from pathlib import Path
 from ..encoder import document_text
 from ..engine import Engine, default_data_dir
 from ..readers import ReadError, read_papers
+from ..relevance import save_calibration
 from . import arguments
 from .common import UsageError, _engine, _prf, _progress, _work_dir
 
@@ -88,6 +89,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             ]
         rows = mined[0]
         base = engine.dense.encoder  # the model the index was built with, already loaded
+        # judged queries' hybrid candidates, to fit the trained model's relevance calibration
+        candidates = (
+            []
+            if args.unsupervised or args.cross_encoder
+            else training_data.calibration_candidates(engine, pairs, seed=args.seed)
+        )
     settings = {
         "command": "sciseek " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "sciseek train",
         "data": kind,
@@ -128,6 +135,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         settings=settings,
     )
     summary = report.to_dict()
+    if candidates:
+        try:
+            a, b = train.calibrate(base, candidates, texts)
+        except ValueError as e:
+            print(f"warning: no relevance calibration fitted: {e}", file=sys.stderr)
+        else:
+            save_calibration(out, a, b, queries=len(candidates), data=kind)
+            summary["calibration"] = {"a": round(a, 4), "b": round(b, 4)}
     if args.json:
         print(json.dumps({"model": str(out), **summary}))
     else:
@@ -136,6 +151,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"trained {report.steps} steps ({report.epochs:.2f} epochs) on {report.pairs} pairs"
             f" in {report.seconds / 60:.1f} min{stopped}"
         )
+        if "calibration" in summary:
+            print(
+                f"relevance calibration fitted on {len(candidates)} judged queries "
+                "(for --min-score and digests)"
+            )
         print(f"model saved to {out}; use it with --model {out}")
     return 0
 
