@@ -19,7 +19,7 @@ import ir_measures
 from scipy import stats
 
 from sciseek import Engine
-from sciseek.evaluation import RUN_DEPTH, load_dataset
+from sciseek.evaluation import load_dataset, run_queries
 from sciseek.readers import ReadError, read_papers
 
 NDCG = ir_measures.nDCG @ 10
@@ -30,10 +30,11 @@ def per_query(work: Path, dataset, model: str | None, tag: str, mode: str) -> di
     engine = Engine.open(work / f"{dataset.name}-{tag}", model=model)
     engine.add(p for p in read_papers(dataset.corpus, "beir") if not isinstance(p, ReadError))
     engine.fusion, engine.weights = "zscore", {"bm25": 0.4, "dense": 0.6}
-    run = []
-    for qid, text in dataset.queries.items():
-        hits = [(d, s) for d, s in engine.search_ids(text, mode=mode, k=RUN_DEPTH + 1) if d != qid]
-        run += [ir_measures.ScoredDoc(qid, d, s) for d, s in hits[:RUN_DEPTH]]
+    run = [
+        ir_measures.ScoredDoc(qid, d, s)
+        for qid, hits in run_queries(engine, dataset, mode).items()
+        for d, s in hits
+    ]
     engine.close()
     scores = {qid: 0.0 for qid in dataset.queries}
     for m in ir_measures.iter_calc([NDCG], dataset.qrels, run):

@@ -118,6 +118,15 @@ def evaluate(
 ) -> EvalResult:
     """Run every judged query through ``engine`` and score the ranking."""
     start = time.perf_counter()
+    run = run_queries(engine, dataset, mode, progress)
+    seconds = time.perf_counter() - start
+    return EvalResult(dataset.name, mode, len(dataset.queries), evaluate_run(run, dataset), seconds)
+
+
+def run_queries(
+    engine: Engine, dataset: Dataset, mode: str, progress: Callable[[int], None] | None = None
+) -> dict[str, list[tuple[str, float]]]:
+    """Each judged query's top ``RUN_DEPTH`` (paper id, score), as ``evaluate`` scores them."""
     run: dict[str, list[tuple[str, float]]] = {}
     for qid, text in dataset.queries.items():
         hits = engine.search_ids(text, mode=mode, k=RUN_DEPTH + 1)
@@ -125,8 +134,7 @@ def evaluate(
         run[qid] = [(did, s) for did, s in hits if did != qid][:RUN_DEPTH]
         if progress:
             progress(1)
-    seconds = time.perf_counter() - start
-    return EvalResult(dataset.name, mode, len(dataset.queries), evaluate_run(run, dataset), seconds)
+    return run
 
 
 def collect_runs(

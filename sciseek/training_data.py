@@ -221,10 +221,12 @@ def calibration_candidates(
     seed: int = 42,
 ) -> list[tuple[str, list[tuple[str, bool]]]]:
     """(query, [(paper id, judged relevant)]) for up to ``max_queries`` judged queries: their
-    top ``depth`` hybrid candidates, the papers a relevance calibration is fitted on."""
+    top ``depth`` hybrid candidates, the papers a relevance calibration is fitted on. A query
+    whose relevant papers are not known by id (a JSONL pair with a positive text) gives none."""
     judged: dict[str, set[str]] = {}
     for pair in pairs:
-        judged.setdefault(pair.query, set()).update(pair.positive_ids)
+        if pair.positive_ids:
+            judged.setdefault(pair.query, set()).update(pair.positive_ids)
     queries = sorted(judged)
     random.Random(seed).shuffle(queries)
     return [

@@ -10,7 +10,13 @@ from sciseek import Engine, Paper
 from sciseek.encoder import document_text
 from sciseek.feedback import PRF
 from sciseek.relevance import calibration, fit, relevance
-from sciseek.training_data import Pair, cluster_batches, corpus_pairs, mine_negatives
+from sciseek.training_data import (
+    Pair,
+    calibration_candidates,
+    cluster_batches,
+    corpus_pairs,
+    mine_negatives,
+)
 
 from .helpers import run_sciseek, write_jsonl
 
@@ -132,6 +138,18 @@ def test_calibration_fit_recovers_a_known_logistic_map():
     y = (rng.uniform(size=cos.size) < 1 / (1 + np.exp(-(10 * cos - 6)))).astype(float)
     a, b = fit(cos, y)
     assert a == pytest.approx(10, abs=0.6) and b == pytest.approx(-6, abs=0.4)
+
+
+def test_calibration_candidates_label_judged_papers_and_skip_unknown_ones(engine, papers):
+    target = papers[0]
+    pairs = [
+        Pair(target.title, "its text", frozenset([target.id])),
+        Pair("a query judged by text only", "some relevant text"),  # no id: cannot label
+    ]
+    found = calibration_candidates(engine, pairs, depth=5)
+    assert [q for q, _ in found] == [target.title]
+    labels = dict(found[0][1])
+    assert len(labels) == 5 and labels[target.id] is True and sum(labels.values()) == 1
 
 
 def test_interpolate_averages_floating_point_weights():

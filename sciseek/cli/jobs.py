@@ -12,6 +12,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..engine import Engine, default_data_dir
+from ..interests import FREQUENCIES, make_interests, normalise_email
 from . import arguments
 from .common import UsageError, _engine, _progress
 
@@ -97,7 +98,6 @@ def cmd_harvest_status(args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers_add(args: argparse.Namespace) -> int:
-    from ..interests import make_interests, normalise_email
     from ..optin import subscribe
     from ..subscriptions import Subscriptions
 
@@ -262,7 +262,7 @@ def add_job_commands(
         metavar="C",
         help="only papers in any of these categories (repeatable)",
     )
-    s.add_argument("--frequency", choices=("daily", "weekly"), default="daily")
+    s.add_argument("--frequency", choices=tuple(FREQUENCIES), default="daily")
     s.add_argument(
         "--confirmed", action="store_true", help="make it active at once, without a confirmation"
     )

@@ -12,6 +12,7 @@ from ..encoder import document_text
 from ..engine import Engine, default_data_dir
 from ..readers import ReadError, read_papers
 from ..relevance import save_calibration
+from ..settings import RETRIEVERS
 from . import arguments
 from .common import UsageError, _engine, _prf, _progress, _work_dir
 
@@ -345,7 +346,7 @@ def add_training_commands(
     p.add_argument(
         "--retrievers",
         type=arguments.retriever_list,
-        default=["bm25", "dense", "sparse"],
+        default=list(RETRIEVERS),
         metavar="NAME,...",
         help="retrievers to fuse (default bm25,dense,sparse)",
     )
