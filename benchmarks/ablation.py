@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 from sciseek import Engine
-from sciseek.evaluation import evaluate, load_dataset
-from sciseek.feedback import PRF
-from sciseek.readers import ReadError, read_papers
+from sciseek.ingest.readers import ReadError, read_papers
+from sciseek.quality.evaluation import evaluate, load_dataset
+from sciseek.search.feedback import PRF
 
 DATASETS = ("scifact", "cacm", "cranfield", "npl")
 ALL_DATASETS = (*DATASETS, "cisi", "med", "adi")  # the table's order
@@ -126,7 +126,7 @@ def main() -> None:
     unsup = dict(item.split("=", 1) for item in args.unsupervised)
     tuned = json.loads(Path(args.tuned).read_text()) if args.tuned else None
     tuned_sup = json.loads(Path(args.tuned_sup).read_text()) if args.tuned_sup else tuned
-    from sciseek.feedback import parse
+    from sciseek.search.feedback import parse
 
     prf = parse(args.prf) if args.prf else PRF()
     for name in args.datasets.split(","):
@@ -168,7 +168,7 @@ def main() -> None:
             engine = _engine(work, dataset, model, tag, "sparse" in weights)
             engine.fusion, engine.weights, engine.prf = fusion, weights, use_prf
             if rerank:
-                from sciseek.rerank import Reranker
+                from sciseek.search.rerank import Reranker
 
                 engine.reranker = Reranker(rerank)
                 engine.rerank_depth = args.rerank_depth

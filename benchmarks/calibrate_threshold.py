@@ -35,9 +35,9 @@ from pathlib import Path
 import numpy as np
 
 from sciseek import Engine
-from sciseek.evaluation import load_dataset
-from sciseek.readers import ReadError, read_papers
-from sciseek.relevance import A, B, fit, save_calibration
+from sciseek.ingest.readers import ReadError, read_papers
+from sciseek.quality.evaluation import load_dataset
+from sciseek.search.relevance import A, B, fit, save_calibration
 
 # Smaller sets first: a first run encodes each corpus (minutes on a 2-core CPU).
 FIT = ("med:test", "cisi:test", "cacm:test", "scifact:train", "npl:test")

@@ -29,7 +29,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sciseek.train import TRAINING_FILE
+from sciseek.quality.train import TRAINING_FILE
 
 
 def split_train(dataset: Path, out: Path, seed: int) -> tuple[int, int]:

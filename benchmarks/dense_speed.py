@@ -26,8 +26,8 @@ from pathlib import Path
 import torch
 
 from sciseek import Engine, read_papers
-from sciseek.encoder import Encoder, document_text
-from sciseek.papers import Paper
+from sciseek.index.models import Encoder, document_text
+from sciseek.ingest.papers import Paper
 
 
 def _rate(n: int, fn) -> float:

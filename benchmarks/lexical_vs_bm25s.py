@@ -21,7 +21,7 @@ import bm25s
 import Stemmer
 
 from sciseek import Engine, read_papers
-from sciseek.papers import Paper
+from sciseek.ingest.papers import Paper
 
 
 def _timeit(fn, repeat: int = 3) -> float:

@@ -19,8 +19,8 @@ import ir_measures
 from scipy import stats
 
 from sciseek import Engine
-from sciseek.evaluation import load_dataset, run_queries
-from sciseek.readers import ReadError, read_papers
+from sciseek.ingest.readers import ReadError, read_papers
+from sciseek.quality.evaluation import load_dataset, run_queries
 
 NDCG = ir_measures.nDCG @ 10
 

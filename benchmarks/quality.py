@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from sciseek import Engine
-from sciseek.evaluation import evaluate, load_dataset
-from sciseek.readers import ReadError, read_papers
+from sciseek.ingest.readers import ReadError, read_papers
+from sciseek.quality.evaluation import evaluate, load_dataset
 
 DATASETS = ("scifact", "cacm", "cranfield", "npl", "cisi", "med", "adi")
 FUSION_VARIANTS = [

@@ -14,9 +14,9 @@ import tempfile
 from pathlib import Path
 
 from sciseek import Engine, read_papers
-from sciseek.digest import send_digests
-from sciseek.interests import make_interests
-from sciseek.subscriptions import Subscriptions
+from sciseek.digests.digest import send_digests
+from sciseek.digests.interests import make_interests
+from sciseek.digests.subscriptions import Subscriptions
 
 ROOT = Path(__file__).resolve().parents[1]
 

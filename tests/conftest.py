@@ -8,8 +8,7 @@ import pytest
 
 from sciseek import Engine, read_papers
 from sciseek.cli import main
-
-from .helpers import FIXTURES
+from tests.helpers import FIXTURES
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 

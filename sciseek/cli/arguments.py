@@ -6,8 +6,8 @@ import argparse
 import datetime as dt
 from collections.abc import Callable
 
-from ..engine import MAX_K
-from ..settings import RETRIEVERS
+from sciseek.search.engine import MAX_K
+from sciseek.search.settings import RETRIEVERS
 
 
 def _number(
@@ -84,7 +84,7 @@ def moment(value: str) -> dt.datetime:
 
 def set_spec(value: str) -> str:
     """An OAI-PMH set spec such as ``cs`` or ``physics:hep-ex``."""
-    from ..oai import SET_SPEC
+    from sciseek.ingest.oai import SET_SPEC
 
     spec = value.strip()
     if not SET_SPEC.match(spec):

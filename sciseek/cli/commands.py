@@ -13,9 +13,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..engine import Engine, default_data_dir
-from ..papers import Paper
-from ..readers import ReadError, UnreadableSource, read_papers
+from sciseek.ingest.papers import Paper
+from sciseek.ingest.readers import ReadError, UnreadableSource, read_papers
+from sciseek.search.engine import Engine, default_data_dir
+
 from .common import BATCH, ERROR_CAP, UsageError, _engine, _filters, _progress
 from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, _harvest
 
@@ -312,7 +313,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from ..web import serve
+    from sciseek.web.app import serve
 
     with _engine(args) as engine:
         print(

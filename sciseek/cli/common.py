@@ -11,10 +11,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..engine import Engine, default_data_dir
-from ..feedback import PRF
-from ..papers import Filters, InvalidPaper
-from ..settings import RETRIEVERS
+from sciseek.ingest.papers import Filters, InvalidPaper
+from sciseek.search.engine import Engine, default_data_dir
+from sciseek.search.feedback import PRF
+from sciseek.search.settings import RETRIEVERS
 
 BATCH = 2000
 ERROR_CAP = 20
@@ -57,7 +57,7 @@ def _engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Eng
     if getattr(args, "prf", None):
         engine.prf = None if args.prf == "off" else args.prf
     if getattr(args, "rerank", None):
-        from ..rerank import Reranker
+        from sciseek.search.rerank import Reranker
 
         engine.reranker = Reranker(args.rerank)
         engine.rerank_depth = args.rerank_depth
@@ -65,7 +65,7 @@ def _engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Eng
 
 
 def _prf(value: str) -> PRF | str:
-    from ..feedback import parse
+    from sciseek.search.feedback import parse
 
     if value.strip() == "off":
         return "off"

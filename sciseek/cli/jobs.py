@@ -11,9 +11,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..engine import Engine, default_data_dir
-from ..interests import FREQUENCIES, make_interests, normalise_email
-from . import arguments
+from sciseek.cli import arguments
+from sciseek.digests.interests import FREQUENCIES, make_interests, normalise_email
+from sciseek.search.engine import Engine, default_data_dir
+
 from .common import UsageError, _engine, _progress
 
 # -- harvest -------------------------------------------------------------------------------
@@ -36,7 +37,7 @@ def _harvest(
     hint: str = "",
 ) -> int:
     """Harvest OAI-PMH sets into ``engine``, a summary line per set; returns the exit code."""
-    from ..harvest import Harvester, HarvestError, ProtocolError
+    from sciseek.harvest.harvester import Harvester, HarvestError, ProtocolError
 
     def log(message: str) -> None:
         tqdm.write(message, file=sys.stderr)
@@ -83,7 +84,7 @@ def cmd_harvest_arxiv(args: argparse.Namespace) -> int:
 
 
 def cmd_harvest_status(args: argparse.Namespace) -> int:
-    from ..harvest import HarvestState, format_status
+    from sciseek.harvest.harvester import HarvestState, format_status
 
     data_dir = Path(args.data_dir or default_data_dir())
     state = HarvestState.load(data_dir)
@@ -98,8 +99,8 @@ def cmd_harvest_status(args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers_add(args: argparse.Namespace) -> int:
-    from ..optin import subscribe
-    from ..subscriptions import Subscriptions
+    from sciseek.digests.optin import subscribe
+    from sciseek.digests.subscriptions import Subscriptions
 
     email = normalise_email(args.email)
     interests = make_interests(args.queries, args.papers, args.categories)
@@ -115,7 +116,7 @@ def cmd_subscribers_add(args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers_list(args: argparse.Namespace) -> int:
-    from ..subscriptions import Subscriptions
+    from sciseek.digests.subscriptions import Subscriptions
 
     with _engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
         found = subs.all()
@@ -135,7 +136,7 @@ def cmd_subscribers_list(args: argparse.Namespace) -> int:
 
 
 def cmd_subscribers_remove(args: argparse.Namespace) -> int:
-    from ..subscriptions import Subscriptions
+    from sciseek.digests.subscriptions import Subscriptions
 
     with _engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
         subs.remove(args.email)
@@ -144,7 +145,7 @@ def cmd_subscribers_remove(args: argparse.Namespace) -> int:
 
 
 def cmd_digest_send(args: argparse.Namespace) -> int:
-    from ..digest import send_digests
+    from sciseek.digests.digest import send_digests
 
     with _engine(args) as engine:
         report = send_digests(

@@ -10,19 +10,20 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from sciseek.cli import arguments
+from sciseek.digests.digest import DigestLocked
+from sciseek.digests.interests import InvalidSubscription
+from sciseek.digests.mail import MailError, MailNotConfigured
+from sciseek.digests.subscriptions import RateLimited, UnknownSubscriber
+from sciseek.index.models import ModelNotFound
+from sciseek.index.vector_table import ModelMismatch
+from sciseek.ingest.papers import InvalidPaper
+from sciseek.ingest.readers import FORMATS, UnreadableSource
+from sciseek.search.engine import DEFAULT_MODE, MAX_K, MODES, RERANK_DEPTH
+from sciseek.search.fusion import FUSIONS
+from sciseek.search.relevance import THRESHOLD
+
 from .. import __version__
-from ..digest import DigestLocked
-from ..encoder import ModelNotFound
-from ..encodings import ModelMismatch
-from ..engine import DEFAULT_MODE, MAX_K, MODES, RERANK_DEPTH
-from ..fusion import FUSIONS
-from ..interests import InvalidSubscription
-from ..mail import MailError, MailNotConfigured
-from ..papers import InvalidPaper
-from ..readers import FORMATS, UnreadableSource
-from ..relevance import THRESHOLD
-from ..subscriptions import RateLimited, UnknownSubscriber
-from . import arguments
 from .commands import (
     cmd_delete,
     cmd_demo,

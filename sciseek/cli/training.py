@@ -8,12 +8,13 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..encoder import document_text
-from ..engine import Engine, default_data_dir
-from ..readers import ReadError, read_papers
-from ..relevance import save_calibration
-from ..settings import RETRIEVERS
-from . import arguments
+from sciseek.cli import arguments
+from sciseek.index.models import document_text
+from sciseek.ingest.readers import ReadError, read_papers
+from sciseek.search.engine import Engine, default_data_dir
+from sciseek.search.relevance import save_calibration
+from sciseek.search.settings import RETRIEVERS
+
 from .common import UsageError, _engine, _prf, _progress, _work_dir
 
 
@@ -34,7 +35,7 @@ def _texts(engine: Engine) -> dict[str, str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .. import train, training_data
+    from sciseek.quality import train, training_data
 
     source = Path(args.source)
     if not source.exists():
@@ -102,7 +103,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     }
     progress = sys.stderr.isatty()
     if args.cross_encoder:
-        from ..train import train_cross_encoder
+        from sciseek.quality.train import train_cross_encoder
 
         negatives: dict[tuple[str, str], list[str]] = {}
         for q, p, n in (row for rows_of_round in mined for row in rows_of_round):
@@ -162,7 +163,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from ..evaluation import collect_runs, load_dataset, tune_fusion
+    from sciseek.quality.evaluation import collect_runs, load_dataset, tune_fusion
 
     if args.split == "test":
         raise UsageError("refusing to tune on the test judgments; use --split train (or dev)")
@@ -208,7 +209,7 @@ def _judged(dataset: str, split: str) -> str:
 
 def _trained_on(model_path: Path) -> str | None:
     """The training data a sciseek-trained model folder records, if any."""
-    from ..train import TRAINING_FILE
+    from sciseek.quality.train import TRAINING_FILE
 
     try:
         return json.loads((Path(model_path) / TRAINING_FILE).read_text()).get("data")
@@ -217,7 +218,7 @@ def _trained_on(model_path: Path) -> str | None:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from ..evaluation import evaluate, load_dataset
+    from sciseek.quality.evaluation import evaluate, load_dataset
 
     dataset = load_dataset(args.dataset, args.split)
     with _work_dir(args.data_dir, "sciseek-eval-") as data_dir, _engine(args, data_dir) as engine:

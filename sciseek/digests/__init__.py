@@ -1,0 +1,1 @@
+"""Subscriptions and email digests: interests, opt-in, signed links, mail."""

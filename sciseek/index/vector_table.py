@@ -1,0 +1,176 @@
+"""Durable per-paper encodings: one model's vectors in SQLite, in step with the store.
+
+An ``EncodingTable`` records the store generation it reflects and catches up by replaying the
+store's changes in committed chunks, so a crash never loses finished work or leaves a
+half-written table. The vector indexes (``vectors``) load their in-memory search structures
+from it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sciseek.ingest.papers import Paper
+from sciseek.storage.store import Store
+
+CHUNK = 256  # papers encoded and committed together
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS enc (
+    id TEXT PRIMARY KEY, rowid_ INTEGER NOT NULL, seq INTEGER NOT NULL,
+    a BLOB, b BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS enc_seq ON enc(seq);
+"""
+
+
+class ModelMismatch(ValueError):
+    """An index built with one model asked to serve another."""
+
+
+@contextmanager
+def _file_lock(path: Path, wait: bool) -> Iterator[bool]:
+    with open(path, "a") as f:
+        flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
+        try:
+            fcntl.flock(f, flags)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class EncodingTable:
+    """Per-paper encodings of one model in SQLite, in step with the store's generations."""
+
+    def __init__(self, path: Path, store: Store, model: str, log: Callable[[str], None]):
+        self.path = path
+        self.store = store
+        self.model = model
+        self._lock = threading.RLock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        meta = self.meta()
+        if meta.get("store_id") not in (None, store.store_id):
+            log(f"{path.parent.name} index was built for another store; rebuilding it")
+            self._wipe()
+            meta = {}
+        recorded = meta.get("model")
+        if recorded and recorded != model and self.count():
+            raise ModelMismatch(
+                f"this data dir's {path.parent.name} index was built with model {recorded!r}, "
+                f"not {model!r}: search without --model, or rebuild it with "
+                f"'sciseek reindex --model {model}'"
+            )
+        if not meta:
+            self._set(store_id=store.store_id, model=model, generation="0")
+
+    def meta(self) -> dict[str, str]:
+        """The table's recorded model, store id and generation."""
+        with self._lock:
+            return dict(self.db.execute("SELECT key, value FROM meta"))
+
+    def _set(self, **values: str) -> None:
+        with self._lock:
+            self.db.executemany(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)",
+                [(k, str(v)) for k, v in values.items()],
+            )
+
+    def _wipe(self) -> None:
+        with self._lock:
+            self.db.execute("DELETE FROM enc")
+            self.db.execute("DELETE FROM meta")
+
+    @property
+    def generation(self) -> int:
+        """The store generation whose papers are all encoded here."""
+        return int(self.meta().get("generation", 0))
+
+    def count(self) -> int:
+        """Number of encoded papers."""
+        with self._lock:
+            return self.db.execute("SELECT COUNT(*) FROM enc").fetchone()[0]
+
+    def rows_since(self, seq: int) -> Iterator[tuple[str, int, bytes | None, bytes]]:
+        """(id, row id, a, b) of encodings of papers changed after generation ``seq``."""
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT id, rowid_, a, b FROM enc WHERE seq > ?", (seq,)
+            ).fetchall()
+        yield from rows
+
+    def get(self, rowid: int) -> tuple[bytes | None, bytes] | None:
+        """The stored encoding of one paper, by row id."""
+        with self._lock:
+            return self.db.execute("SELECT a, b FROM enc WHERE rowid_=?", (rowid,)).fetchone()
+
+    def sync(
+        self,
+        encode: Callable[[list[Paper]], list[tuple[bytes | None, bytes]]],
+        progress: Callable[[int], None] | None = None,
+        wait: bool = True,
+    ) -> int | None:
+        """Encode the papers changed since this table's generation, in committed chunks.
+
+        Returns how many papers were encoded or deleted, or None when another process holds
+        the lock and ``wait`` is false.
+        """
+        with _file_lock(self.path.with_suffix(".lock"), wait) as locked:
+            if not locked:
+                return None
+            since, target = self.generation, self.store.generation
+            if since == target:
+                return 0
+            changes = 0
+            deleted = self.store.deleted_since(since)
+            if deleted:
+                with self._lock:
+                    self.db.executemany("DELETE FROM enc WHERE id=?", [(i,) for i in deleted])
+                changes += len(deleted)
+            pending: list[tuple[int, int, Paper]] = []
+            for batch in self.store.iter_batches(2000, since=since):
+                marks = ",".join("?" * len(batch))
+                with self._lock:
+                    done = dict(
+                        self.db.execute(
+                            f"SELECT id, seq FROM enc WHERE id IN ({marks})",
+                            [p.id for *_, p in batch],
+                        )
+                    )
+                # papers encoded by an interrupted earlier run keep their encoding
+                pending.extend(t for t in batch if done.get(t[2].id) != t[1])
+            for start in range(0, len(pending), CHUNK):
+                chunk = pending[start : start + CHUNK]
+                encoded = encode([p for *_, p in chunk])
+                rows = [
+                    (p.id, r, seq, a, b) for (r, seq, p), (a, b) in zip(chunk, encoded, strict=True)
+                ]
+                with self._lock:
+                    self.db.execute("BEGIN IMMEDIATE")
+                    try:
+                        self.db.executemany(
+                            "INSERT OR REPLACE INTO enc(id, rowid_, seq, a, b) "
+                            "VALUES (?, ?, ?, ?, ?)",
+                            rows,
+                        )
+                        self.db.execute("COMMIT")
+                    except BaseException:
+                        self.db.execute("ROLLBACK")
+                        raise
+                changes += len(chunk)
+                if progress:
+                    progress(len(chunk))
+            self._set(generation=target, model=self.model, store_id=self.store.store_id)
+            return changes

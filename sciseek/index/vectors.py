@@ -1,0 +1,305 @@
+"""Vector indexes derived from the store: dense embeddings (FAISS) and SPLADE sparse vectors.
+
+Each index keeps its encodings in an ``encodings.EncodingTable`` (the durable part) and serves
+them from memory: a FAISS index for dense vectors (exact inner product below ``HNSW_THRESHOLD``
+papers, HNSW above), a term x paper matrix for sparse ones.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from sciseek.ingest.papers import Paper
+from sciseek.storage.store import Store
+
+from .models import Encoder, SparseEncoder, resolve_model
+from .vector_table import EncodingTable
+
+HNSW_THRESHOLD = 200_000  # exact search costs ~0.11 ms per 1k papers (BENCHMARKS.md)
+
+
+class DenseIndex:
+    """Dense embeddings of every paper, searched by inner product with FAISS."""
+
+    def __init__(
+        self,
+        directory: str | Path,
+        store: Store,
+        model: str | Path | None = None,
+        *,
+        log: Callable[[str], None] | None = None,
+    ):
+        self.directory = Path(directory)
+        self.store = store
+        self._log = log or (lambda msg: print(msg, file=sys.stderr))
+        db_path = self.directory / "vectors.db"
+        if model is None and db_path.exists():
+            probe = sqlite3.connect(db_path)
+            try:
+                row = probe.execute("SELECT value FROM meta WHERE key='model'").fetchone()
+            except sqlite3.Error:
+                row = None
+            finally:
+                probe.close()
+            model = row[0].removeprefix("local:") if row else None
+        self.model_name, self.model_path = resolve_model(model)
+        self.table = EncodingTable(db_path, store, self.model_name, self._log)
+        self._encoder: Encoder | None = None
+        self._lock = threading.RLock()
+        self._index: faiss.Index | None = None
+        self._ids: dict[str, int] = {}  # paper id -> row id, for what is in memory
+        self._loaded = -1  # table generation reflected in memory
+        self._dirty_hnsw = False
+
+    @property
+    def encoder(self) -> Encoder:
+        """The bi-encoder, loaded on first use."""
+        if self._encoder is None:
+            self._encoder = Encoder(self.model_path)
+        return self._encoder
+
+    def _encode(self, papers: list[Paper]) -> list[tuple[None, bytes]]:
+        vectors = self.encoder.encode_documents(papers)
+        return [(None, v.tobytes()) for v in vectors]
+
+    def sync(
+        self, progress: Callable[[int], None] | None = None, *, wait: bool = True
+    ) -> int | None:
+        """Encode papers changed in the store since the last sync; see EncodingTable.sync."""
+        changes = self.table.sync(self._encode, progress, wait)
+        if changes:
+            self.refresh()
+        return changes
+
+    def count(self) -> int:
+        """Number of papers with a stored embedding."""
+        return self.table.count()
+
+    @property
+    def generation(self) -> int:
+        """The store generation this index reflects."""
+        return self.table.generation
+
+    # -- the in-memory FAISS index -------------------------------------------------------
+
+    def _new_index(self, dim: int, n: int) -> faiss.Index:
+        if n >= HNSW_THRESHOLD:
+            inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
+            inner.hnsw.efConstruction = 80
+            inner.hnsw.efSearch = 128
+        else:
+            inner = faiss.IndexFlatIP(dim)
+        return faiss.IndexIDMap2(inner)
+
+    def refresh(self) -> None:
+        """Bring the in-memory index up to the stored embeddings (changes by any process)."""
+        with self._lock:
+            generation = self.table.generation
+            if generation == self._loaded and self._index is not None:
+                return
+            since = max(self._loaded, 0) if self._index is not None else 0
+            if self._index is None:
+                self._ids = {}
+            removed = [self._ids.pop(i) for i in self.store.deleted_since(since) if i in self._ids]
+            rows = list(self.table.rows_since(since))
+            removed += [self._ids[i] for i, *_ in rows if i in self._ids]
+            if self._index is None or (removed and self._is_hnsw()):
+                self._rebuild()
+            else:
+                if removed:
+                    self._index.remove_ids(np.array(removed, dtype=np.int64))
+                if rows:
+                    self._add(rows)
+            self._loaded = generation
+
+    def _is_hnsw(self) -> bool:
+        return self._index is not None and isinstance(
+            faiss.downcast_index(self._index.index), faiss.IndexHNSWFlat
+        )
+
+    def _add(self, rows: Sequence[tuple[str, int, bytes | None, bytes]]) -> None:
+        vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32)
+        vectors = vectors.reshape(len(rows), -1)
+        if self._index is None:
+            self._index = self._new_index(vectors.shape[1], len(rows))
+        self._index.add_with_ids(vectors, np.array([r[1] for r in rows], dtype=np.int64))
+        self._ids.update((r[0], r[1]) for r in rows)
+
+    def _rebuild(self) -> None:
+        rows = list(self.table.rows_since(-1))
+        self._index, self._ids = None, {}
+        if rows:
+            dim = len(rows[0][3]) // 4
+            self._index = self._new_index(dim, len(rows))
+            self._add(rows)
+
+    # -- queries -------------------------------------------------------------------------
+
+    def encode_query(self, text: str) -> np.ndarray:
+        """The query's unit vector."""
+        return self.encoder.encode_queries([text])[0]
+
+    def vector(self, rowid: int) -> np.ndarray | None:
+        """A paper's stored embedding."""
+        row = self.table.get(rowid)
+        return np.frombuffer(row[1], dtype=np.float32) if row else None
+
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k (row id, inner product) for a query vector, restricted to ``allowed``."""
+        self.refresh()
+        with self._lock:
+            if self._index is None or self._index.ntotal == 0 or k <= 0:
+                return []
+            params = None
+            if allowed is not None:
+                if len(allowed) == 0:
+                    return []
+                selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+                params = (
+                    faiss.SearchParametersHNSW(sel=selector, efSearch=max(128, k))
+                    if self._is_hnsw()
+                    else faiss.SearchParameters(sel=selector)
+                )
+            scores, ids = self._index.search(
+                query.reshape(1, -1).astype(np.float32), min(k, self._index.ntotal), params=params
+            )
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def scores(self, query: np.ndarray, rowids: Sequence[int]) -> dict[int, float]:
+        """Exact inner products of the query with the given papers' embeddings."""
+        self.refresh()
+        out = {}
+        with self._lock:
+            if self._index is None:
+                return out
+            for r in rowids:
+                try:
+                    out[r] = float(np.dot(self._index.reconstruct(int(r)), query))
+                except RuntimeError:
+                    continue
+        return out
+
+
+class SparseIndex:
+    """SPLADE sparse vectors of every paper, scored by dot product over a term x paper matrix."""
+
+    def __init__(
+        self, directory: str | Path, store: Store, *, log: Callable[[str], None] | None = None
+    ):
+        self.directory = Path(directory)
+        self.store = store
+        self._log = log or (lambda msg: print(msg, file=sys.stderr))
+        self.table = EncodingTable(self.directory / "sparse.db", store, "splade-tiny", self._log)
+        self._encoder: SparseEncoder | None = None
+        self._lock = threading.RLock()
+        self._docs: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._matrix = None
+        self._rowids = np.zeros(0, dtype=np.int64)
+        self._loaded = -1
+
+    @property
+    def encoder(self) -> SparseEncoder:
+        """The SPLADE encoder, loaded on first use."""
+        if self._encoder is None:
+            self._encoder = SparseEncoder()
+        return self._encoder
+
+    def _encode(self, papers: list[Paper]) -> list[tuple[bytes, bytes]]:
+        return [
+            (ids.astype(np.int32).tobytes(), w.astype(np.float16).tobytes())
+            for ids, w in self.encoder.encode_documents(papers)
+        ]
+
+    def sync(
+        self, progress: Callable[[int], None] | None = None, *, wait: bool = True
+    ) -> int | None:
+        """Encode papers changed in the store since the last sync."""
+        changes = self.table.sync(self._encode, progress, wait)
+        if changes:
+            self.refresh()
+        return changes
+
+    def count(self) -> int:
+        """Number of papers with a stored sparse vector."""
+        return self.table.count()
+
+    @property
+    def generation(self) -> int:
+        """The store generation this index reflects."""
+        return self.table.generation
+
+    def refresh(self) -> None:
+        """Reload changed sparse vectors and rebuild the term x paper matrix."""
+        from scipy import sparse
+
+        with self._lock:
+            generation = self.table.generation
+            if generation == self._loaded:
+                return
+            since = max(self._loaded, 0)
+            for pid in self.store.deleted_since(since):
+                self._docs.pop(pid, None)
+            for pid, rowid, a, b in self.table.rows_since(since if self._loaded >= 0 else -1):
+                self._docs[pid] = (
+                    rowid,
+                    np.frombuffer(a, dtype=np.int32),
+                    np.frombuffer(b, dtype=np.float16).astype(np.float32),
+                )
+            docs = list(self._docs.values())
+            self._rowids = np.array([d[0] for d in docs], dtype=np.int64)
+            if docs:
+                cols = np.repeat(np.arange(len(docs)), [len(d[1]) for d in docs])
+                terms = np.concatenate([d[1] for d in docs])
+                weights = np.concatenate([d[2] for d in docs])
+                self._matrix = sparse.csr_matrix(
+                    (weights, (terms, cols)), shape=(int(terms.max(initial=0)) + 1, len(docs))
+                )
+            else:
+                self._matrix = None
+            self._loaded = generation
+
+    def encode_query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The query's (term ids, weights)."""
+        return self.encoder.encode_queries([text])[0]
+
+    def search(
+        self, query: tuple[np.ndarray, np.ndarray], k: int, allowed: np.ndarray | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k (row id, dot product) for a sparse query, restricted to ``allowed``."""
+        self.refresh()
+        with self._lock:
+            if self._matrix is None or k <= 0:
+                return []
+            terms, weights = query
+            keep = terms < self._matrix.shape[0]
+            terms, weights = terms[keep], weights[keep]
+            if len(terms) == 0:
+                return []
+            scores = np.asarray(self._matrix[terms].T @ weights).ravel()
+            if allowed is not None:
+                scores = np.where(np.isin(self._rowids, allowed), scores, 0.0)
+            k = min(k, int((scores > 0).sum()))
+            if k == 0:
+                return []
+            best = np.argpartition(-scores, k - 1)[:k]
+            best = best[np.argsort(-scores[best], kind="stable")]
+            return [(int(self._rowids[i]), float(scores[i])) for i in best]
+
+
+def describe(index: DenseIndex | SparseIndex) -> dict:
+    """JSON-ready state of a vector index."""
+    meta = index.table.meta()
+    return {
+        "documents": index.count(),
+        "generation": int(meta.get("generation", 0)),
+        "model": meta.get("model"),
+    }

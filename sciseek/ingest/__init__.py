@@ -1,0 +1,1 @@
+"""Papers in: the record type, file readers and the OAI-PMH protocol."""

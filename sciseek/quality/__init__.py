@@ -1,0 +1,1 @@
+"""Evaluation on judged data, training data, training and tuning."""

@@ -1,0 +1,1 @@
+"""The engine: retrieval, fusion, feedback, re-ranking and calibrated relevance."""

@@ -1,0 +1,65 @@
+"""Retrieval settings stored with the indexes: the fusion method, retriever weights and PRF.
+
+``sciseek tune`` writes them to the data dir's ``config.json``; ``Engine.open`` reads them back,
+so a tuned data dir searches the way it was tuned.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sciseek.storage.store import atomic_write
+
+from .feedback import PRF
+from .fusion import FUSIONS
+
+CONFIG_FILE = "config.json"
+RETRIEVERS = ("bm25", "dense", "sparse")
+# Chosen by measurement on the shared datasets (BENCHMARKS.md, "Fusion").
+DEFAULT_FUSION = "zscore"
+DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 0.4, "dense": 0.6}
+
+
+@dataclass
+class Settings:
+    """How hybrid search combines its retrievers."""
+
+    fusion: str = DEFAULT_FUSION
+    weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
+    prf: PRF | None = None
+
+
+def load_settings(data_dir: Path) -> Settings:
+    """The data dir's stored settings, or the defaults; raises ValueError naming a bad file."""
+    path = data_dir / CONFIG_FILE
+    if not path.exists():
+        return Settings()
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+        method = config.get("fusion", DEFAULT_FUSION)
+        if method not in FUSIONS:
+            raise ValueError(f"unknown fusion {method!r}")
+        weights = {str(k): float(v) for k, v in config.get("weights", {}).items()}
+        if not weights or set(weights) - set(RETRIEVERS):
+            raise ValueError("weights must name bm25, dense or sparse")
+        prf = PRF.from_dict(config["prf"]) if config.get("prf") else None
+    except (ValueError, TypeError, AttributeError) as e:
+        raise ValueError(f"{path}: bad retrieval settings ({e}); fix or delete it") from None
+    return Settings(method, weights, prf)
+
+
+def save_settings(data_dir: Path, settings: Settings, **provenance: Any) -> Path:
+    """Write ``settings`` (and how they were chosen) to the data dir's config file."""
+    path = data_dir / CONFIG_FILE
+    config = {
+        "fusion": settings.fusion,
+        "weights": settings.weights,
+        "prf": settings.prf.to_dict() if settings.prf else None,
+        **provenance,
+    }
+    atomic_write(path, json.dumps(config, indent=2) + "\n")
+    return path

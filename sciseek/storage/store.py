@@ -1,0 +1,375 @@
+"""The paper store: one SQLite file (WAL mode), the source of truth every index derives from.
+
+Every write transaction advances a *generation* counter. Each paper row carries the generation
+that last changed it and each delete leaves a tombstone with its generation, so an index that
+remembers the generation it reflects can catch up with exactly the changes it missed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sciseek.ingest.papers import Paper, title_key
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS papers (
+    rowid INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    title TEXT NOT NULL,
+    abstract TEXT NOT NULL,
+    authors TEXT NOT NULL,
+    categories TEXT NOT NULL,
+    published TEXT,
+    url TEXT,
+    extra TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    added TEXT NOT NULL,
+    title_key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS papers_title_key ON papers(title_key);
+CREATE INDEX IF NOT EXISTS papers_seq ON papers(seq);
+CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
+CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones(seq);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS votes (
+    paper_id TEXT NOT NULL,
+    voter TEXT NOT NULL,
+    created TEXT NOT NULL,
+    PRIMARY KEY (paper_id, voter)
+);
+CREATE INDEX IF NOT EXISTS votes_created ON votes(created);
+CREATE INDEX IF NOT EXISTS papers_recent ON papers(published DESC, added DESC);
+"""
+
+_COLUMNS = "rowid, id, title, abstract, authors, categories, published, url, extra"
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically and durably: a crash leaves the old or the new
+    file, never a torn one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dirfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dirfd)
+    finally:
+        os.close(dirfd)
+
+
+@dataclass(frozen=True)
+class UpsertResult:
+    """What one upsert did."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    generation: int
+
+
+def _digest(p: Paper) -> str:
+    payload = json.dumps(p.to_dict(), sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(payload.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def _row_to_paper(row: tuple) -> Paper:
+    _, pid, title, abstract, authors, categories, published, url, extra = row
+    return Paper(
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=json.loads(authors),
+        categories=json.loads(categories),
+        published=published,
+        url=url,
+        extra=json.loads(extra),
+    )
+
+
+class Store:
+    """Papers in SQLite: upsert by id, real deletes, reads in batches, a change generation."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            self.path, timeout=60, isolation_level=None, check_same_thread=False
+        )
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        if row is None:
+            with self._write() as db:
+                db.execute(
+                    "INSERT OR IGNORE INTO meta(key, value) VALUES('store_id', ?)",
+                    (uuid.uuid4().hex,),
+                )
+            row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
+        self.store_id: str = row[0]
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self._db.close()
+
+    # -- transactions --------------------------------------------------------------------
+
+    class _Txn:
+        def __init__(self, store: Store):
+            self.store = store
+
+        def __enter__(self) -> sqlite3.Connection:
+            self.store._lock.acquire()
+            self.store._db.execute("BEGIN IMMEDIATE")
+            return self.store._db
+
+        def __exit__(self, exc_type, exc, tb) -> None:
+            try:
+                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
+            finally:
+                self.store._lock.release()
+
+    def _write(self) -> Store._Txn:
+        return Store._Txn(self)
+
+    def _next_generation(self, db: sqlite3.Connection) -> int:
+        row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        gen = (int(row[0]) if row else 0) + 1
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES('generation', ?)", (str(gen),))
+        return gen
+
+    # -- writes --------------------------------------------------------------------------
+
+    def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
+        """Insert or replace papers by id in one transaction; identical records are left alone."""
+        batch = {p.id: p for p in papers}  # last one wins within a batch
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        inserted = updated = unchanged = 0
+        with self._write() as db:
+            gen = self._next_generation(db)
+            for p in batch.values():
+                digest = _digest(p)
+                row = db.execute("SELECT digest FROM papers WHERE id=?", (p.id,)).fetchone()
+                if row and row[0] == digest:
+                    unchanged += 1
+                    continue
+                values = (
+                    p.title,
+                    p.abstract,
+                    json.dumps(p.authors, ensure_ascii=False),
+                    json.dumps(p.categories, ensure_ascii=False),
+                    p.published,
+                    p.url,
+                    json.dumps(p.extra, ensure_ascii=False),
+                    digest,
+                    gen,
+                    title_key(p.title),
+                )
+                if row:
+                    db.execute(
+                        "UPDATE papers SET title=?, abstract=?, authors=?, categories=?, "
+                        "published=?, url=?, extra=?, digest=?, seq=?, title_key=? WHERE id=?",
+                        (*values, p.id),
+                    )
+                    updated += 1
+                else:
+                    db.execute(
+                        "INSERT INTO papers(title, abstract, authors, categories, published, url,"
+                        " extra, digest, seq, title_key, added, id)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (*values, now, p.id),
+                    )
+                    db.execute("DELETE FROM tombstones WHERE id=?", (p.id,))
+                    inserted += 1
+        return UpsertResult(inserted, updated, unchanged, gen)
+
+    def delete(self, ids: Iterable[str]) -> list[str]:
+        """Delete papers by id in one transaction; returns the ids that existed."""
+        deleted = []
+        with self._write() as db:
+            gen = self._next_generation(db)
+            for pid in dict.fromkeys(ids):
+                db.execute("DELETE FROM votes WHERE paper_id=?", (pid,))
+                if db.execute("DELETE FROM papers WHERE id=?", (pid,)).rowcount:
+                    db.execute(
+                        "INSERT OR REPLACE INTO tombstones(id, seq) VALUES (?, ?)", (pid, gen)
+                    )
+                    deleted.append(pid)
+        return deleted
+
+    # -- reads ---------------------------------------------------------------------------
+
+    @property
+    def generation(self) -> int:
+        """The number of write transactions ever committed to this store."""
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def count(self) -> int:
+        """Number of papers."""
+        with self._lock:
+            return self._db.execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+
+    def get(self, paper_id: str) -> Paper | None:
+        """The paper with this id, or None."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM papers WHERE id=?", (paper_id,)
+            ).fetchone()
+        return _row_to_paper(row) if row else None
+
+    def rowids_by_title(self, title: str) -> list[int]:
+        """Row ids of papers whose title equals ``title`` (case and punctuation aside)."""
+        key = title_key(title)
+        if not key:
+            return []
+        with self._lock:
+            return [
+                r[0] for r in self._db.execute("SELECT rowid FROM papers WHERE title_key=?", (key,))
+            ]
+
+    def rowid(self, paper_id: str) -> int | None:
+        """The row id of a paper, or None."""
+        with self._lock:
+            row = self._db.execute("SELECT rowid FROM papers WHERE id=?", (paper_id,)).fetchone()
+        return row[0] if row else None
+
+    def get_by_rowids(self, rowids: list[int]) -> dict[int, Paper]:
+        """Papers keyed by their row id (the key the indexes store)."""
+        out: dict[int, Paper] = {}
+        with self._lock:
+            for start in range(0, len(rowids), 500):
+                chunk = rowids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                for row in self._db.execute(
+                    f"SELECT {_COLUMNS} FROM papers WHERE rowid IN ({marks})", chunk
+                ):
+                    out[row[0]] = _row_to_paper(row)
+        return out
+
+    def ids_by_rowids(self, rowids: list[int]) -> dict[int, str]:
+        """Paper ids keyed by row id."""
+        out: dict[int, str] = {}
+        with self._lock:
+            for start in range(0, len(rowids), 500):
+                chunk = rowids[start : start + 500]
+                marks = ",".join("?" * len(chunk))
+                out.update(
+                    self._db.execute(
+                        f"SELECT rowid, id FROM papers WHERE rowid IN ({marks})", chunk
+                    )
+                )
+        return out
+
+    def iter_batches(
+        self, batch_size: int = 1000, since: int = 0
+    ) -> Iterator[list[tuple[int, int, Paper]]]:
+        """(row id, generation, paper) triples changed after generation ``since``."""
+        last = -1
+        while True:
+            with self._lock:
+                rows = self._db.execute(
+                    f"SELECT {_COLUMNS}, seq FROM papers WHERE seq > ? AND rowid > ? "
+                    "ORDER BY rowid LIMIT ?",
+                    (since, last, batch_size),
+                ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [(row[0], row[-1], _row_to_paper(row[:-1])) for row in rows]
+
+    def deleted_since(self, since: int) -> list[str]:
+        """Ids deleted after generation ``since`` (and not re-added)."""
+        with self._lock:
+            return [
+                r[0] for r in self._db.execute("SELECT id FROM tombstones WHERE seq > ?", (since,))
+            ]
+
+    def changed_count(self, since: int) -> int:
+        """Number of papers written after generation ``since``."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT COUNT(*) FROM papers WHERE seq > ?", (since,)
+            ).fetchone()[0]
+
+    # -- newest papers and votes ---------------------------------------------------------
+
+    def newest(self, k: int, offset: int = 0) -> list[Paper]:
+        """Papers by publication date (then time added), newest first."""
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM papers ORDER BY published IS NULL, published DESC, "
+                "added DESC, rowid DESC LIMIT ? OFFSET ?",
+                (k, offset),
+            ).fetchall()
+        return [_row_to_paper(r) for r in rows]
+
+    def set_vote(self, paper_id: str, voter: str, on: bool) -> int:
+        """Record or remove one voter's upvote (idempotent); returns the paper's vote count."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        with self._write() as db:
+            if on:
+                db.execute(
+                    "INSERT OR IGNORE INTO votes(paper_id, voter, created) VALUES (?, ?, ?)",
+                    (paper_id, voter, now),
+                )
+            else:
+                db.execute("DELETE FROM votes WHERE paper_id=? AND voter=?", (paper_id, voter))
+            return db.execute(
+                "SELECT COUNT(*) FROM votes WHERE paper_id=?", (paper_id,)
+            ).fetchone()[0]
+
+    def vote_counts(self, paper_ids: list[str]) -> dict[str, int]:
+        """Upvotes per paper id (papers without votes are left out)."""
+        if not paper_ids:
+            return {}
+        marks = ",".join("?" * len(paper_ids))
+        with self._lock:
+            return dict(
+                self._db.execute(
+                    f"SELECT paper_id, COUNT(*) FROM votes WHERE paper_id IN ({marks}) "
+                    "GROUP BY paper_id",
+                    paper_ids,
+                )
+            )
+
+    def has_vote(self, voter: str, paper_id: str) -> bool:
+        """Whether this voter upvoted this paper."""
+        with self._lock:
+            return (
+                self._db.execute(
+                    "SELECT 1 FROM votes WHERE paper_id=? AND voter=?", (paper_id, voter)
+                ).fetchone()
+                is not None
+            )
+
+    def votes_since(self, since: str) -> list[tuple[str, int]]:
+        """(paper id, upvotes cast at or after ``since``, an ISO timestamp)."""
+        with self._lock:
+            return list(
+                self._db.execute(
+                    "SELECT paper_id, COUNT(*) FROM votes WHERE created >= ? GROUP BY paper_id",
+                    (since,),
+                )
+            )

@@ -1,0 +1,191 @@
+import gzip
+import json
+
+import pytest
+
+from sciseek.ingest.papers import Paper
+from sciseek.ingest.readers import ReadError, UnreadableSource, detect_format, read_papers
+from tests.helpers import FIXTURES, write_jsonl
+
+
+def split(items):
+    papers = [i for i in items if isinstance(i, Paper)]
+    errors = [i for i in items if isinstance(i, ReadError)]
+    return papers, errors
+
+
+def test_jsonl_fixture_reads_every_field():
+    papers, errors = split(list(read_papers(FIXTURES / "papers.jsonl")))
+    assert not errors
+    assert len(papers) == 12
+    p = papers[0]
+    assert p.id == "2401.00001"
+    assert p.authors == ["Ada Lovelace", "Alan Turing"]
+    assert p.categories == ["cs.IR", "cs.CL"]
+    assert p.published == "2024-01-02"
+    assert papers[-1].extra == {"venue": "Workshop on Robot Learning"}
+
+
+def test_jsonl_gzip(tmp_path):
+    path = tmp_path / "p.jsonl.gz"
+    with gzip.open(path, "wt") as f:
+        f.write(json.dumps({"id": "a", "title": "Gzipped paper"}) + "\n")
+    papers, errors = split(list(read_papers(path)))
+    assert [p.title for p in papers] == ["Gzipped paper"] and not errors
+
+
+def test_bad_records_are_reported_with_line_and_good_ones_kept(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    write_jsonl(
+        path,
+        [
+            {"id": "ok1", "title": "First good"},
+            '{"id": "broken", "title": ',
+            {"title": "No id here"},
+            {"id": "no-title"},
+            "",
+            {"id": "ok2", "title": "Second good", "published": "2024-13-45"},
+            {"id": "ok3", "title": "Third good", "authors": "A. Smith; B. Jones"},
+            "[1, 2]",
+        ],
+    )
+    with open(path, "ab") as f:
+        f.write(b'{"id": "latin1", "title": "caf\xe9"}\n')
+        f.write(b'{"id": "ok4", "title": "Fourth good"}\n')
+    papers, errors = split(list(read_papers(path)))
+    assert [p.id for p in papers] == ["ok1", "ok3", "ok4"]
+    assert papers[1].authors == ["A. Smith", "B. Jones"]
+    by_line = {e.line: e.reason for e in errors}
+    assert set(by_line) == {2, 3, 4, 6, 8, 9}
+    assert "malformed JSON" in by_line[2]
+    assert "missing 'id'" in by_line[3]
+    assert "missing 'title'" in by_line[4]
+    assert "not an ISO date" in by_line[6]
+    assert "expected a JSON object" in by_line[8]
+    assert "UTF-8" in by_line[9]
+    assert str(errors[0]).startswith(f"{path}:2: ")
+
+
+def test_truncated_gzip_keeps_records_before_the_damage(tmp_path):
+    path = tmp_path / "cut.jsonl.gz"
+    lines = "".join(
+        json.dumps({"id": f"p{i}", "title": f"Paper {i} " + "x" * 50}) + "\n" for i in range(2000)
+    )
+    data = gzip.compress(lines.encode())
+    path.write_bytes(data[: len(data) // 2])
+    papers, errors = split(list(read_papers(path)))
+    assert 0 < len(papers) < 2000
+    assert len(errors) == 1 and "corrupt or truncated" in errors[0].reason
+
+
+def test_beir_corpus_allows_empty_titles(tmp_path):
+    d = tmp_path / "ds"
+    d.mkdir()
+    write_jsonl(
+        d / "corpus.jsonl",
+        [
+            {"_id": "1", "title": "", "text": "abstract only", "metadata": {}},
+            {"_id": "2", "title": "T", "text": "", "metadata": {"authors": ["X, Y."]}},
+            {"title": "no id", "text": "x"},
+        ],
+    )
+    write_jsonl(d / "queries.jsonl", [{"_id": "q", "text": "abstract"}])
+    assert detect_format(d) == "beir"
+    papers, errors = split(list(read_papers(d)))
+    assert [(p.id, p.title, p.abstract) for p in papers] == [
+        ("1", "", "abstract only"),
+        ("2", "T", ""),
+    ]
+    assert papers[1].authors == ["X, Y."]
+    assert errors[0].line == 3 and "_id" in errors[0].reason
+
+
+def test_arxiv_snapshot_format(tmp_path):
+    record = {
+        "id": "0704.0001",
+        "submitter": "Pavel Nadolsky",
+        "authors": "C. Bal\\'azs, E. L. Berger, P. M. Nadolsky, C.-P. Yuan",
+        "title": (
+            "Calculation of prompt diphoton production cross sections at "
+            "Tevatron and\n  LHC energies"
+        ),
+        "comments": "37 pages, 15 figures",
+        "journal-ref": "Phys.Rev.D76:013009,2007",
+        "doi": "10.1103/PhysRevD.76.013009",
+        "report-no": None,
+        "categories": "hep-ph",
+        "license": None,
+        "abstract": (
+            "  A fully differential calculation in perturbative quantum "
+            "chromodynamics is\npresented."
+        ),
+        "versions": [
+            {"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"},
+            {"version": "v2", "created": "Tue, 24 Jul 2007 20:10:27 GMT"},
+        ],
+        "update_date": "2008-11-13",
+        "authors_parsed": [
+            ["Balázs", "C.", ""],
+            ["Berger", "E. L.", ""],
+            ["Nadolsky", "P. M.", ""],
+            ["Yuan", "C. -P.", ""],
+        ],
+    }
+    second = dict(
+        record, id="0704.0002", categories="math.CO cs.CG", versions=[], authors_parsed=[]
+    )
+    path = write_jsonl(tmp_path / "arxiv.json", [record, second])
+    assert detect_format(path) == "arxiv"
+    papers, errors = split(list(read_papers(path)))
+    assert not errors
+    p = papers[0]
+    assert p.title.startswith("Calculation of prompt diphoton") and "\n" not in p.title
+    assert p.authors == ["C. Balázs", "E. L. Berger", "P. M. Nadolsky", "C. -P. Yuan"]
+    assert p.categories == ["hep-ph"]
+    assert p.published == "2007-04-02"
+    assert p.url == "https://arxiv.org/abs/0704.0001"
+    assert p.extra["doi"] == "10.1103/PhysRevD.76.013009"
+    assert p.extra["journal-ref"] == "Phys.Rev.D76:013009,2007"
+    assert p.extra["comments"] == "37 pages, 15 figures"
+    q = papers[1]
+    assert q.categories == ["math.CO", "cs.CG"]
+    assert q.published == "2008-11-13"
+    assert q.authors[0] == "C. Bal\\'azs"
+
+
+def test_csv_with_header(tmp_path):
+    path = tmp_path / "papers.csv"
+    path.write_bytes(
+        b"id,title,abstract,authors,categories,published,venue\n"
+        b'c1,"A title, with comma","Multi\nline abstract","Ann Lee; Bo Chan",'
+        b"cs.IR cs.CL,2023-05-01,SIGIR\n"
+        b"c2,,no title,,,,\n"
+        b"c3,Bad bytes \xff here,,,,,\n"
+        b"c4,Fourth,,,,,,extra-cell\n"
+        b"c5,Fifth,,,,2023-06-01T10:00:00Z,\n"
+    )
+    assert detect_format(path) == "csv"
+    papers, errors = split(list(read_papers(path)))
+    assert [p.id for p in papers] == ["c1", "c5"]
+    c1 = papers[0]
+    assert c1.title == "A title, with comma" and c1.abstract == "Multi line abstract"
+    assert c1.authors == ["Ann Lee", "Bo Chan"] and c1.categories == ["cs.IR", "cs.CL"]
+    assert c1.extra == {"venue": "SIGIR"}
+    assert papers[1].published == "2023-06-01"
+    reasons = {e.line: e.reason for e in errors}
+    assert "missing 'title'" in reasons[4]
+    assert "UTF-8" in reasons[5]
+    assert "more cells" in reasons[6]
+
+
+def test_unusable_paths(tmp_path):
+    with pytest.raises(UnreadableSource, match="no such file"):
+        list(read_papers(tmp_path / "missing.jsonl"))
+    with pytest.raises(UnreadableSource, match="is a directory"):
+        list(read_papers(tmp_path))
+
+
+def test_empty_file_yields_nothing(tmp_path):
+    path = tmp_path / "empty.jsonl"
+    path.write_text("")
+    assert list(read_papers(path)) == []

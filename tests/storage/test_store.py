@@ -1,0 +1,57 @@
+from sciseek.ingest.papers import Paper
+from sciseek.storage.store import Store
+
+
+def test_upsert_get_count_and_generation(tmp_path, papers):
+    store = Store(tmp_path / "s.db")
+    assert store.count() == 0 and store.generation == 0
+    r = store.upsert(papers)
+    assert (r.inserted, r.updated, r.unchanged, r.generation) == (12, 0, 0, 1)
+    assert store.count() == 12
+    assert store.get("2401.00001") == papers[0]
+    assert store.get("nope") is None
+
+
+def test_upsert_replaces_by_id_and_skips_identical(tmp_path, papers):
+    store = Store(tmp_path / "s.db")
+    store.upsert(papers)
+    changed = Paper(id=papers[0].id, title="A new title")
+    r = store.upsert([changed, papers[1]])
+    assert (r.inserted, r.updated, r.unchanged) == (0, 1, 1)
+    assert store.get(papers[0].id).title == "A new title"
+    assert store.count() == 12
+
+
+def test_last_duplicate_in_a_batch_wins(tmp_path):
+    store = Store(tmp_path / "s.db")
+    store.upsert([Paper("x", "first"), Paper("x", "second")])
+    assert store.get("x").title == "second" and store.count() == 1
+
+
+def test_delete_is_real_and_leaves_a_tombstone(tmp_path, papers):
+    store = Store(tmp_path / "s.db")
+    store.upsert(papers)
+    gen = store.generation
+    assert store.delete(["2401.00001", "missing"]) == ["2401.00001"]
+    assert store.get("2401.00001") is None and store.count() == 11
+    assert store.deleted_since(gen) == ["2401.00001"]
+    store.upsert([papers[0]])  # re-adding clears the tombstone
+    assert store.deleted_since(gen) == []
+
+
+def test_iter_batches_and_changes_since(tmp_path, papers):
+    store = Store(tmp_path / "s.db")
+    store.upsert(papers[:10])
+    gen = store.generation
+    store.upsert(papers[8:])
+    batches = list(store.iter_batches(4))
+    assert [len(b) for b in batches] == [4, 4, 4]
+    assert {p.id for b in batches for _, _, p in b} == {p.id for p in papers}
+    changed = [p.id for b in store.iter_batches(100, since=gen) for _, _, p in b]
+    assert sorted(changed) == sorted(p.id for p in papers[10:])
+
+
+def test_data_survives_reopen(tmp_path, papers):
+    Store(tmp_path / "s.db").upsert(papers)
+    again = Store(tmp_path / "s.db")
+    assert again.count() == 12 and again.get(papers[5].id) == papers[5]

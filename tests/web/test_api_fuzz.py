@@ -1,0 +1,44 @@
+"""Property-based fuzzing of the OpenAPI schema with schemathesis: no input may cause a 5xx."""
+
+from hypothesis import HealthCheck, given, settings
+from schemathesis import openapi
+
+from sciseek import Engine, read_papers
+from sciseek.web.app import create_app
+from tests.helpers import FIXTURES
+
+EXAMPLES = 30  # per operation
+
+
+def test_no_generated_request_causes_a_server_error(tmp_path):
+    with Engine.open(tmp_path / "data") as engine:
+        engine.add(read_papers(FIXTURES / "papers.jsonl"))
+        schema = openapi.from_asgi("/openapi.json", create_app(engine))
+        operations = [result.ok() for result in schema.get_all_operations()]
+        assert len(operations) >= 8
+        seen = []
+
+        def fuzz(operation):
+            @given(case=operation.as_strategy())
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )
+            def check(case):
+                response = case.call(headers={"origin": "http://localhost"})
+                seen.append(response.status_code)
+                assert response.status_code < 500, (
+                    operation.label,
+                    case.formatted_path,
+                    case.query,
+                    response.text[:300],
+                )
+
+            check()
+
+        for operation in operations:
+            fuzz(operation)
+        assert len(seen) >= len(operations) * 5

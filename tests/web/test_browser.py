@@ -1,0 +1,117 @@
+"""End to end in Debian's headless Chromium against a server started on 127.0.0.1."""
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from sciseek import Engine, read_papers
+from tests.helpers import FIXTURES
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data = tmp_path_factory.mktemp("browser") / "data"
+    with Engine.open(data) as engine:
+        engine.add(read_papers(FIXTURES / "papers.jsonl"))
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sciseek", "serve", "--port", str(port), "--data-dir", str(data)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(base + "/api/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("server did not start: " + (proc.stdout.read() or ""))
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    assert Path(chromium).exists(), "install Debian's chromium (scripts/install.sh --test)"
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        yield b
+        b.close()
+
+
+def test_search_open_similar_upvote_trending(server, browser, tmp_path):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1100, "height": 900})
+    page.goto(server + "/")
+    page.fill("input[name=q]", "predicting protein structure with transformers")
+    page.press("input[name=q]", "Enter")
+    first = page.locator(".results article").first
+    expect(first.locator("a.title")).to_have_text("Protein Structure Prediction with Attention")
+    expect(first.locator("mark").first).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "search-page.png"), full_page=True)
+
+    first.locator("a.title").click()
+    expect(page).to_have_url(server + "/papers/2403.00006")
+    expect(page.locator("h1")).to_have_text("Protein Structure Prediction with Attention")
+    similar = page.locator("#similar article a.title").first
+    expect(similar).to_be_visible()
+    target = similar.get_attribute("href")
+    similar.click()
+    expect(page).to_have_url(server + target)
+    assert target != "/papers/2403.00006"
+
+    button = page.locator("form.upvote button")
+    expect(button).to_contain_text("upvote")
+    button.click()
+    expect(button).to_contain_text("upvoted")
+    expect(page.locator(".vote-count")).to_have_text("1")
+    page.reload()
+    expect(page.locator("form.upvote button")).to_contain_text("upvoted")
+
+    page.goto(server + "/trending")
+    expect(page.locator(".results article a.title").first).to_have_attribute("href", target)
+    expect(page.locator(".results article .votes").first).to_have_text("▲ 1")
+    page.screenshot(path=str(ARTIFACTS / "trending-page.png"), full_page=True)
+    assert (ARTIFACTS / "search-page.png").stat().st_size > 10_000
+
+
+def test_page_works_without_network_assets(server, browser):
+    page = browser.new_page()
+    requests = []
+    page.on("request", lambda r: requests.append(r.url))
+    page.goto(server + "/?q=graph+neural+networks")
+    expect(page.locator(".results article").first).to_be_visible()
+    assert requests and all(u.startswith(server) for u in requests)

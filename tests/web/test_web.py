@@ -1,0 +1,196 @@
+"""The JSON API and HTML pages, through FastAPI's test client (a real ASGI app and engine)."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from sciseek import Engine, Paper, read_papers
+from sciseek.web.app import create_app
+from tests.helpers import FIXTURES
+
+XSS = "<script>alert(1)</script>"
+SITE = {"origin": "http://testserver"}
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    with Engine.open(tmp_path_factory.mktemp("web") / "data") as engine:
+        engine.add(read_papers(FIXTURES / "papers.jsonl"))
+        engine.add(
+            [
+                Paper(
+                    "xss-1",
+                    XSS + " in titles",
+                    f"Abstract with {XSS} inside.",
+                    authors=["<b>Mallory</b>"],
+                    categories=["cs.CR"],
+                    published="2024-07-01",
+                )
+            ]
+        )
+        with TestClient(create_app(engine)) as c:
+            yield c
+
+
+def test_health_and_timing_header(client):
+    r = client.get("/api/health")
+    assert r.status_code == 200 and r.json() == {"status": "ok", "papers": 13}
+    assert r.headers["x-response-time"].endswith("ms")
+
+
+def test_search_api_with_snippets_modes_and_filters(client):
+    r = client.get("/api/search", params={"q": "reciprocal rank fusion", "k": 3})
+    body = r.json()
+    assert r.status_code == 200 and body["mode"] == "hybrid"
+    top = body["hits"][0]
+    assert top["id"] == "2401.00002"
+    snippet = top["snippet"]
+    marked = [snippet["text"][a:b].lower() for a, b in snippet["highlights"]]
+    assert "rank" in marked and "fusion" in marked
+    for mode in ("bm25", "dense", "sparse"):
+        r = client.get("/api/search", params={"q": "protein structure", "mode": mode})
+        assert r.status_code == 200 and r.json()["hits"][0]["id"] == "2403.00006"
+    r = client.get(
+        "/api/search",
+        params={"q": "learning", "category": "cs.RO", "from": "2024-06-01", "to": "2024-12-31"},
+    )
+    assert [h["id"] for h in r.json()["hits"]] == ["2406.00012"]
+
+
+def test_search_api_min_score_filters_on_calibrated_relevance(client):
+    params = {"q": "protein structure prediction", "k": 12, "mode": "bm25"}
+    every = client.get("/api/search", params={**params, "min_score": 1e-6}).json()["hits"]
+    assert every and all(0 < h["relevance"] < 1 for h in every)
+    values = sorted({h["relevance"] for h in every})  # rounded to 4 places in the JSON
+    cut = (values[-2] + values[-1]) / 2
+    kept = client.get("/api/search", params={**params, "min_score": cut}).json()["hits"]
+    assert [h["id"] for h in kept] == [h["id"] for h in every if h["relevance"] >= cut]
+    assert len(kept) < len(every)
+    assert client.get("/api/search", params={**params, "min_score": 1.5}).status_code == 422
+
+
+def test_search_pagination(client):
+    first = client.get("/api/search", params={"q": "retrieval", "k": 3}).json()
+    second = client.get("/api/search", params={"q": "retrieval", "k": 3, "offset": 3}).json()
+    assert first["more"] is True
+    ids1 = [h["id"] for h in first["hits"]]
+    ids2 = [h["id"] for h in second["hits"]]
+    assert len(ids1) == 3 and not set(ids1) & set(ids2)
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"q": ""},
+        {"q": "   "},
+        {"q": "x" * 10_000},
+        {"q": "x", "k": 0},
+        {"q": "x", "k": 101},
+        {"q": "x", "mode": "telepathy"},
+        {"q": "x", "from": "yesterday"},
+        {"q": "x", "from": "2024-05-01", "to": "2024-01-01"},
+        {"q": "x", "offset": -1},
+        {},
+    ],
+)
+def test_bad_search_input_is_a_422(client, params):
+    r = client.get("/api/search", params=params)
+    assert r.status_code == 422 and "detail" in r.json()
+
+
+def test_paper_similar_and_unknown_ids(client):
+    r = client.get("/api/papers/2403.00006")
+    assert r.status_code == 200 and r.json()["title"].startswith("Protein")
+    r = client.get("/api/papers/2403.00006/similar", params={"k": 2})
+    ids = [h["id"] for h in r.json()["hits"]]
+    assert len(ids) == 2 and "2403.00006" not in ids
+    for url in ("/api/papers/nope", "/api/papers/nope/similar"):
+        assert client.get(url).status_code == 404
+    assert client.post("/api/papers/nope/upvote", headers=SITE).status_code == 404
+    r = client.get("/papers/nope")
+    assert r.status_code == 404 and "no paper" in r.text
+
+
+def test_new_lists_most_recent_first(client):
+    papers = client.get("/api/new", params={"k": 3}).json()["papers"]
+    assert [p["id"] for p in papers] == ["xss-1", "2406.00012", "2406.00011"]
+    assert client.get("/api/new", params={"k": 0}).status_code == 422
+
+
+def test_upvotes_are_one_per_browser_and_show_in_trending(client):
+    client.cookies.clear()
+    r = client.post("/api/papers/2404.00008/upvote", headers=SITE)
+    assert r.status_code == 200 and r.json() == {"id": "2404.00008", "upvoted": True, "votes": 1}
+    again = client.post("/api/papers/2404.00008/upvote", headers=SITE)
+    assert again.json()["votes"] == 1  # idempotent for this browser
+    other = TestClient(client.app)
+    assert other.post("/api/papers/2404.00008/upvote", headers=SITE).json()["votes"] == 2
+    trending = client.get("/api/trending").json()["papers"]
+    assert trending[0]["id"] == "2404.00008" and trending[0]["votes"] == 2
+    undo = client.delete("/api/papers/2404.00008/upvote", headers=SITE)
+    assert undo.json() == {"id": "2404.00008", "upvoted": False, "votes": 1}
+    assert client.get("/api/papers/2404.00008").json()["votes"] == 1
+
+
+def test_cross_site_and_forged_votes_are_refused(client):
+    for headers in (
+        {},
+        {"origin": "https://evil.example"},
+        {"referer": "https://evil.example/page"},
+    ):
+        r = client.post("/api/papers/2402.00003/upvote", headers=headers)
+        assert r.status_code == 403, headers
+    client.cookies.set("sciseek_voter", "forged.0000")
+    r = client.post("/api/papers/2402.00003/upvote", headers=SITE)
+    assert r.status_code == 200
+    assert r.cookies.get("sciseek_voter", "").split(".")[0] != "forged"
+    client.cookies.clear()
+
+
+def test_html_pages_escape_everything(client):
+    r = client.get("/", params={"q": XSS})
+    assert r.status_code == 200
+    assert XSS not in r.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in r.text
+    r = client.get("/papers/xss-1")
+    assert XSS not in r.text and "<b>Mallory</b>" not in r.text
+    assert "&lt;b&gt;Mallory&lt;/b&gt;" in r.text
+    r = client.get("/new")
+    assert XSS not in r.text
+
+
+def test_html_search_page_results_and_friendly_errors(client):
+    r = client.get("/", params={"q": "graph neural networks molecules"})
+    assert r.status_code == 200
+    assert 'href="/papers/2402.00003"' in r.text and "<mark>" in r.text
+    assert 'href="https://arxiv.org/abs/2402.00003"' in r.text
+    r = client.get("/", params={"q": "x", "from": "not-a-date"})
+    assert r.status_code == 422 and 'role="alert"' in r.text
+    r = client.get("/", params={"q": "x", "mode": "telepathy"})
+    assert r.status_code == 422 and "Invalid input" in r.text
+    home = client.get("/")
+    assert home.status_code == 200 and 'name="q"' in home.text
+
+
+def test_html_upvote_form_redirects_back(client):
+    client.cookies.clear()
+    r = client.post(
+        "/papers/2405.00010/upvote",
+        data={"on": "true"},
+        headers={"referer": "http://testserver/papers/2405.00010"},
+        follow_redirects=False,
+    )
+    assert r.status_code == 303 and r.headers["location"] == "/papers/2405.00010"
+    page = client.get("/papers/2405.00010")
+    assert "upvoted" in page.text
+    r = client.post("/papers/2405.00010/upvote", data={"on": "true"}, follow_redirects=False)
+    assert r.status_code == 403
+    client.cookies.clear()
+
+
+def test_static_assets_and_openapi_are_served_locally(client):
+    assert client.get("/static/style.css").status_code == 200
+    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/docs").status_code == 200
+    schema = client.get("/openapi.json").json()
+    assert {"/api/search", "/api/new", "/api/trending", "/api/health"} <= set(schema["paths"])
+    home = client.get("/").text
+    assert "http://" not in home.replace("http://testserver", "") and "https://" not in home
