@@ -17,7 +17,6 @@ two runs never mail the same subscriber at once.
 from __future__ import annotations
 
 import datetime as dt
-import fcntl
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -29,10 +28,11 @@ from sciseek.digests import mail
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.search.engine import Engine
 from sciseek.search.relevance import THRESHOLD
-from sciseek.storage.store import atomic_write
+from sciseek.storage.clock import utcnow
+from sciseek.storage.files import atomic_write, file_lock
 
 from .optin import link, unsubscribe_token
-from .subscriptions import Subscriber, Subscriptions, utcnow
+from .subscriptions import Subscriber, Subscriptions
 from .tokens import secret_key
 
 MAX_PAPERS = 20
@@ -136,17 +136,12 @@ def compose_digest(
 def run_lock(data_dir: Path) -> Iterator[None]:
     """Hold the data dir's digest lock; raises DigestLocked if another run holds it."""
     path = Path(data_dir) / LOCK_FILE
-    with open(path, "a") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with file_lock(path, wait=False) as held:
+        if not held:
             raise DigestLocked(
                 f"another digest run is in progress (it holds {path}); try again later"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+            )
+        yield
 
 
 @dataclass

@@ -22,6 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sciseek.storage.clock import iso, utcnow
+from sciseek.storage.sqlite import connect, transaction
+
 from .interests import (
     FREQUENCIES,
     Interests,
@@ -59,7 +62,6 @@ CREATE TABLE IF NOT EXISTS subscription_requests (
     created TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS subscription_requests_email ON subscription_requests(email, created);
-CREATE INDEX IF NOT EXISTS papers_added ON papers(added);
 """
 
 
@@ -73,16 +75,6 @@ class UnknownSubscriber(LookupError):
 
 class StaleLink(InvalidToken):
     """A genuine link that no longer applies (superseded by a newer request, or cancelled)."""
-
-
-def iso(t: dt.datetime) -> str:
-    """A UTC timestamp in the store's format (seconds, +00:00)."""
-    return t.astimezone(dt.UTC).isoformat(timespec="seconds")
-
-
-def utcnow() -> dt.datetime:
-    """The current time, in UTC."""
-    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -155,12 +147,7 @@ class Subscriptions:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path, timeout=60, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
-        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db = connect(self.path, synchronous=None, foreign_keys=True)
         if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='papers'").fetchone():
             self._db.close()
             raise FileNotFoundError(f"{self.path} is not a sciseek store")
@@ -183,14 +170,8 @@ class Subscriptions:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, transaction(self._db) as db:
+            yield db
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from sciseek.ingest.oai import METADATA_PREFIX, Client, HarvestError, Page, ProtocolError, Record
 from sciseek.search.engine import Engine
-from sciseek.storage.store import atomic_write
+from sciseek.storage.files import atomic_write
 
 STATE_FILE = "harvest.json"
 LOCK_FILE = "harvest.lock"

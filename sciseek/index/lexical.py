@@ -31,7 +31,8 @@ import numpy as np
 import tantivy
 
 from sciseek.ingest.papers import Filters, Paper
-from sciseek.storage.store import Store, atomic_write
+from sciseek.storage.files import atomic_write
+from sciseek.storage.store import Store
 
 SCHEMA_VERSION = 1
 WRITER_WAIT_SECONDS = 120

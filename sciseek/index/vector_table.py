@@ -8,14 +8,13 @@ from it.
 
 from __future__ import annotations
 
-import fcntl
-import sqlite3
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sciseek.ingest.papers import Paper
+from sciseek.storage.files import file_lock
+from sciseek.storage.sqlite import connect, transaction
 from sciseek.storage.store import Store
 
 CHUNK = 256  # papers encoded and committed together
@@ -33,21 +32,6 @@ class ModelMismatch(ValueError):
     """An index built with one model asked to serve another."""
 
 
-@contextmanager
-def _file_lock(path: Path, wait: bool) -> Iterator[bool]:
-    with open(path, "a") as f:
-        flags = fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB)
-        try:
-            fcntl.flock(f, flags)
-        except BlockingIOError:
-            yield False
-            return
-        try:
-            yield True
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
-
-
 class EncodingTable:
     """Per-paper encodings of one model in SQLite, in step with the store's generations."""
 
@@ -57,9 +41,7 @@ class EncodingTable:
         self.model = model
         self._lock = threading.RLock()
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, timeout=60, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db = connect(path)
         self.db.executescript(_SCHEMA)
         meta = self.meta()
         if meta.get("store_id") not in (None, store.store_id):
@@ -127,7 +109,7 @@ class EncodingTable:
         Returns how many papers were encoded or deleted, or None when another process holds
         the lock and ``wait`` is false.
         """
-        with _file_lock(self.path.with_suffix(".lock"), wait) as locked:
+        with file_lock(self.path.with_suffix(".lock"), wait=wait) as locked:
             if not locked:
                 return None
             since, target = self.generation, self.store.generation
@@ -157,18 +139,11 @@ class EncodingTable:
                 rows = [
                     (p.id, r, seq, a, b) for (r, seq, p), (a, b) in zip(chunk, encoded, strict=True)
                 ]
-                with self._lock:
-                    self.db.execute("BEGIN IMMEDIATE")
-                    try:
-                        self.db.executemany(
-                            "INSERT OR REPLACE INTO enc(id, rowid_, seq, a, b) "
-                            "VALUES (?, ?, ?, ?, ?)",
-                            rows,
-                        )
-                        self.db.execute("COMMIT")
-                    except BaseException:
-                        self.db.execute("ROLLBACK")
-                        raise
+                with self._lock, transaction(self.db) as db:
+                    db.executemany(
+                        "INSERT OR REPLACE INTO enc(id, rowid_, seq, a, b) VALUES (?, ?, ?, ?, ?)",
+                        rows,
+                    )
                 changes += len(chunk)
                 if progress:
                     progress(len(chunk))

@@ -64,7 +64,7 @@ def fit(cos: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> tup
 
 def save_calibration(model_dir: Path, a: float, b: float, **provenance: Any) -> Path:
     """Write a model folder's own fit, which ``calibration`` then prefers."""
-    from sciseek.storage.store import atomic_write
+    from sciseek.storage.files import atomic_write
 
     path = Path(model_dir) / CALIBRATION_FILE
     atomic_write(path, json.dumps({"a": round(a, 4), "b": round(b, 4), **provenance}) + "\n")

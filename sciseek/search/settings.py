@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sciseek.storage.store import atomic_write
+from sciseek.storage.files import atomic_write
 
 from .feedback import PRF
 from .fusion import FUSIONS

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from sciseek.ingest.papers import Paper
+from sciseek.storage.clock import iso, utcnow
 from sciseek.storage.store import Store
 
 
@@ -15,8 +16,8 @@ def trending(
 
     score = votes / (hours since publication + 2) ** gravity, as on Hacker News.
     """
-    now = now or dt.datetime.now(dt.UTC)
-    since = (now - dt.timedelta(days=days)).isoformat(timespec="seconds")
+    now = now or utcnow()
+    since = iso(now - dt.timedelta(days=days))
     counts = dict(store.votes_since(since))
     if not counts:
         return []

@@ -7,19 +7,20 @@ remembers the generation it reflects can catch up with exactly the changes it mi
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
-import os
 import sqlite3
-import tempfile
 import threading
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from sciseek.ingest.papers import Paper, title_key
+
+from .clock import iso, utcnow
+from .sqlite import connect, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -40,6 +41,7 @@ CREATE TABLE IF NOT EXISTS papers (
 CREATE INDEX IF NOT EXISTS papers_title_key ON papers(title_key);
 CREATE INDEX IF NOT EXISTS papers_seq ON papers(seq);
 CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
+CREATE INDEX IF NOT EXISTS papers_added ON papers(added);
 CREATE TABLE IF NOT EXISTS tombstones (id TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS tombstones_seq ON tombstones(seq);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,26 +56,6 @@ CREATE INDEX IF NOT EXISTS papers_recent ON papers(published DESC, added DESC);
 """
 
 _COLUMNS = "rowid, id, title, abstract, authors, categories, published, url, extra"
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically and durably: a crash leaves the old or the new
-    file, never a torn one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dirfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
 
 
 @dataclass(frozen=True)
@@ -111,12 +93,7 @@ class Store:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            self.path, timeout=60, isolation_level=None, check_same_thread=False
-        )
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=60000")
+        self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
         row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
         if row is None:
@@ -134,23 +111,10 @@ class Store:
 
     # -- transactions --------------------------------------------------------------------
 
-    class _Txn:
-        def __init__(self, store: Store):
-            self.store = store
-
-        def __enter__(self) -> sqlite3.Connection:
-            self.store._lock.acquire()
-            self.store._db.execute("BEGIN IMMEDIATE")
-            return self.store._db
-
-        def __exit__(self, exc_type, exc, tb) -> None:
-            try:
-                self.store._db.execute("ROLLBACK" if exc_type else "COMMIT")
-            finally:
-                self.store._lock.release()
-
-    def _write(self) -> Store._Txn:
-        return Store._Txn(self)
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, transaction(self._db) as db:
+            yield db
 
     def _next_generation(self, db: sqlite3.Connection) -> int:
         row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
@@ -163,7 +127,7 @@ class Store:
     def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
         """Insert or replace papers by id in one transaction; identical records are left alone."""
         batch = {p.id: p for p in papers}  # last one wins within a batch
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        now = iso(utcnow())
         inserted = updated = unchanged = 0
         with self._write() as db:
             gen = self._next_generation(db)
@@ -327,7 +291,7 @@ class Store:
 
     def set_vote(self, paper_id: str, voter: str, on: bool) -> int:
         """Record or remove one voter's upvote (idempotent); returns the paper's vote count."""
-        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        now = iso(utcnow())
         with self._write() as db:
             if on:
                 db.execute(

@@ -1,3 +1,7 @@
+import sqlite3
+
+import pytest
+
 from sciseek.ingest.papers import Paper
 from sciseek.storage.store import Store
 
@@ -55,3 +59,27 @@ def test_data_survives_reopen(tmp_path, papers):
     Store(tmp_path / "s.db").upsert(papers)
     again = Store(tmp_path / "s.db")
     assert again.count() == 12 and again.get(papers[5].id) == papers[5]
+
+
+def test_the_store_indexes_papers_by_time_added(tmp_path):
+    Store(tmp_path / "s.db").close()
+    Store(tmp_path / "s.db").close()  # idempotent on an existing data dir
+    db = sqlite3.connect(tmp_path / "s.db")
+    names = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "papers_added" in names
+
+
+def test_a_failing_write_leaves_the_store_as_it_was(tmp_path, papers):
+    store = Store(tmp_path / "s.db")
+    store.upsert(papers[:2])
+    generation = store.generation
+
+    class Broken(Paper):
+        def to_dict(self):
+            raise RuntimeError("cannot serialise")
+
+    with pytest.raises(RuntimeError):
+        store.upsert([papers[2], Broken(id="bad", title="Bad")])
+    assert store.generation == generation and store.count() == 2
+    store.upsert(papers[2:4])  # the connection is usable again
+    assert store.count() == 4

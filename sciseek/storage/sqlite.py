@@ -1,0 +1,51 @@
+"""SQLite connections as sciseek opens them: WAL mode, a long busy timeout, explicit writes.
+
+Every database in a data dir (the store, the subscriber tables in the store's file, the
+per-model encoding tables) is opened with ``connect`` and written inside ``transaction``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT = 60  # seconds a statement waits for another connection's write lock
+
+
+def connect(
+    path: str | Path, *, synchronous: str | None = "NORMAL", foreign_keys: bool = False
+) -> sqlite3.Connection:
+    """A connection to the database at ``path`` (created if missing) in WAL mode, in autocommit
+    mode (writes go through ``transaction``), usable from any thread (callers serialise it).
+
+    ``synchronous`` sets ``PRAGMA synchronous`` (None keeps SQLite's default);
+    ``foreign_keys`` turns on foreign-key enforcement.
+    """
+    db = sqlite3.connect(path, timeout=BUSY_TIMEOUT, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    if synchronous is not None:
+        db.execute(f"PRAGMA synchronous={synchronous}")
+    db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
+    if foreign_keys:
+        db.execute("PRAGMA foreign_keys=ON")
+    return db
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (``BEGIN IMMEDIATE``): committed when the block ends, rolled back
+    when it raises (the exception propagates)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    try:
+        db.execute("COMMIT")
+    except BaseException:
+        if db.in_transaction:
+            db.execute("ROLLBACK")
+        raise
