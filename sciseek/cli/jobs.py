@@ -37,7 +37,8 @@ def _harvest(
     hint: str = "",
 ) -> int:
     """Harvest OAI-PMH sets into ``engine``, a summary line per set; returns the exit code."""
-    from sciseek.harvest.harvester import Harvester, HarvestError, ProtocolError
+    from sciseek.harvest.harvester import Harvester
+    from sciseek.ingest.oai import HarvestError, ProtocolError
 
     def log(message: str) -> None:
         tqdm.write(message, file=sys.stderr)
@@ -84,7 +85,7 @@ def cmd_harvest_arxiv(args: argparse.Namespace) -> int:
 
 
 def cmd_harvest_status(args: argparse.Namespace) -> int:
-    from sciseek.harvest.harvester import HarvestState, format_status
+    from sciseek.harvest.state import HarvestState, format_status
 
     data_dir = Path(args.data_dir or default_data_dir())
     state = HarvestState.load(data_dir)

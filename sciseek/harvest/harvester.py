@@ -9,103 +9,15 @@ previous one stopped and a crash loses at most the page in flight.
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from sciseek.ingest.oai import METADATA_PREFIX, Client, HarvestError, Page, ProtocolError, Record
 from sciseek.search.engine import Engine
-from sciseek.storage.files import atomic_write
+from sciseek.storage.clock import iso_z, utcnow
 
-STATE_FILE = "harvest.json"
-LOCK_FILE = "harvest.lock"
-
-
-# -- state -----------------------------------------------------------------------------------
-
-
-def _totals() -> dict[str, int]:
-    return dict.fromkeys(("pages", "added", "updated", "unchanged", "deleted", "skipped"), 0)
-
-
-@dataclass
-class SetState:
-    """What is remembered about one set between runs."""
-
-    datestamp: str | None = None  # the next run asks for records from this date
-    token: str | None = None  # resumption token of an interrupted run
-    resume: dict[str, Any] | None = None  # that run's first response date, from, until, endpoint
-    last_run: str | None = None  # when the last run started (UTC)
-    last_result: str | None = None
-    categories: list[str] = field(default_factory=list)
-    totals: dict[str, int] = field(default_factory=_totals)
-
-
-class HarvestState:
-    """The harvest state of a data dir (``harvest.json``), written atomically."""
-
-    def __init__(self, path: Path, sets: dict[str, SetState] | None = None):
-        self.path = path
-        self.sets = sets or {}
-
-    @classmethod
-    def load(cls, data_dir: str | Path) -> HarvestState:
-        """The state of ``data_dir`` (empty when it has never harvested)."""
-        path = Path(data_dir) / STATE_FILE
-        try:
-            raw = json.loads(path.read_text(encoding="utf-8"))
-            sets = {
-                spec: SetState(**{**asdict(SetState()), **value})
-                for spec, value in raw.get("sets", {}).items()
-            }
-        except FileNotFoundError:
-            return cls(path)
-        except (OSError, ValueError, TypeError, AttributeError) as e:
-            raise HarvestError(
-                f"harvest state {path} is unreadable ({e}); fix or remove it"
-            ) from None
-        return cls(path, sets)
-
-    def get(self, spec: str) -> SetState:
-        """The state of a set, created empty if it has none."""
-        return self.sets.setdefault(spec, SetState())
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready state."""
-        return {"version": 1, "sets": {spec: asdict(s) for spec, s in sorted(self.sets.items())}}
-
-    def save(self) -> None:
-        """Replace the state file atomically and durably."""
-        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
-        atomic_write(self.path, text)
-
-
-@contextlib.contextmanager
-def lock(data_dir: str | Path) -> Iterator[None]:
-    """Hold the data dir's harvest lock; raises HarvestError if another harvest holds it."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX: no lock
-        yield
-        return
-    path = Path(data_dir) / LOCK_FILE
-    with open(path, "a+b") as f:
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise HarvestError(f"another harvest is running on {data_dir}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(f.fileno(), fcntl.LOCK_UN)
-
-
-# -- harvesting ------------------------------------------------------------------------------
+from .state import HarvestState, lock
 
 NOT_SELECTED = "not in the selected categories"
 NOT_HELD = "deleted upstream, not held here"
@@ -147,10 +59,6 @@ class SetReport:
         else:
             line += "; unfinished, the next run resumes it"
         return line
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 class Harvester:
@@ -219,7 +127,7 @@ class Harvester:
         progress: Callable[[int], None] | None,
     ) -> None:
         st = self.state.get(spec)
-        st.last_run = _now()
+        st.last_run = iso_z(utcnow())
         st.categories = list(categories)
         before = dict(st.totals)
 
@@ -336,21 +244,3 @@ def _fresh(spec: str, date_from: str | None, until: str | None) -> dict[str, str
     if until:
         params["until"] = until
     return params
-
-
-def format_status(state: HarvestState) -> str:
-    """The harvest state as readable lines, one block per set."""
-    if not state.sets:
-        return f"no harvests recorded ({state.path} does not exist yet)"
-    lines = []
-    for spec, st in sorted(state.sets.items()):
-        totals = ", ".join(f"{n} {k}" for k, n in st.totals.items())
-        lines += [
-            f"{spec}:",
-            f"  last datestamp: {st.datestamp or 'none (no harvest has completed)'}",
-            f"  pending token:  {st.token or 'none'}",
-            f"  last run:       {st.last_run or 'never'} ({st.last_result or 'unknown'})",
-            f"  categories:     {', '.join(st.categories) or 'all'}",
-            f"  totals:         {totals}",
-        ]
-    return "\n".join(lines)

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
 from lxml import etree
@@ -21,9 +21,6 @@ from lxml import etree
 from sciseek import __version__
 
 from .papers import InvalidPaper, Paper, paper_from_dict
-
-if TYPE_CHECKING:
-    from sciseek.harvest.harvester import SetReport
 
 ARXIV_ENDPOINT = "https://export.arxiv.org/oai2"
 METADATA_PREFIX = "arXiv"
@@ -45,10 +42,20 @@ def _sleep(seconds: float) -> None:
         time.sleep(seconds)
 
 
+class RunReport(Protocol):
+    """What a harvest run reports about the set it failed on (``harvest.SetReport``)."""
+
+    pages: int
+
+    def summary(self) -> str:
+        """One line for people."""
+        ...
+
+
 class HarvestError(Exception):
     """A harvest that could not finish; what it committed before failing stays committed."""
 
-    report: SetReport | None = None
+    report: RunReport | None = None
 
 
 class ProtocolError(HarvestError):

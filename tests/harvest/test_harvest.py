@@ -15,7 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from sciseek import Engine
-from sciseek.harvest import harvester as harvest
+from sciseek.harvest.harvester import Harvester
+from sciseek.harvest.state import HarvestState, lock
 from sciseek.ingest import oai
 from sciseek.ingest.oai import parse_page
 from tests.helpers import FIXTURES
@@ -388,12 +389,12 @@ def test_a_page_is_committed_before_its_token_is_recorded(repo, data_dir, monkey
             return add(papers, *args, **kwargs)
 
         monkeypatch.setattr(engine, "add", crash_on_page_two)
-        harvester = harvest.Harvester(engine, endpoint=repo.url, delay=0)
+        harvester = Harvester(engine, endpoint=repo.url, delay=0)
         with harvester, pytest.raises(RuntimeError):
             harvester.harvest_set("cs")
         assert engine.store.count() == 3
     assert repo.requests == [FRESH, resume(TOKEN_2)]  # page 3 was never asked for
-    saved = harvest.HarvestState.load(data_dir).sets["cs"]
+    saved = HarvestState.load(data_dir).sets["cs"]
     assert saved.token == TOKEN_2 and saved.datestamp is None
     assert saved.totals["added"] == 3
 
@@ -444,3 +445,14 @@ def test_demo_without_a_file_harvests_recent_papers(cli, repo, monkeypatch):
     results = out.split("sample search")[1].splitlines()
     assert "2503.04502" in next(line for line in results if line.startswith("  1."))
     assert status(cli)["categories"] == ["cs.CL", "cs.IR", "cs.LG"]
+
+
+def test_a_second_harvest_on_a_data_dir_is_refused_while_one_runs(tmp_path):
+    with (
+        lock(tmp_path),
+        pytest.raises(oai.HarvestError, match="another harvest is running"),
+        lock(tmp_path),
+    ):
+        pass
+    with lock(tmp_path):  # released after
+        pass
