@@ -13,9 +13,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sciseek.ingest.papers import Paper
-from sciseek.ingest.readers import ReadError, UnreadableSource, read_papers
+from sciseek.ingest.readers import ReadError, UnreadableSource
 from sciseek.search.engine import Engine, default_data_dir
+from sciseek.search.indexing import Batch, FileReport, index_files
 
 from .common import BATCH, ERROR_CAP, UsageError, _engine, _filters, _progress
 from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, _harvest
@@ -29,7 +29,7 @@ class _ErrorPrinter:
         self.count = 0
         self.reasons: Counter[str] = Counter()
 
-    def __call__(self, error: ReadError | str) -> None:
+    def __call__(self, error: ReadError | UnreadableSource) -> None:
         self.count += 1
         if isinstance(error, ReadError):
             self.reasons[error.reason.split(" (")[0].split(":")[0]] += 1
@@ -39,70 +39,6 @@ class _ErrorPrinter:
     def finish(self) -> None:
         if self.count > self.cap:
             print(f"error: ... and {self.count - self.cap} more bad records", file=sys.stderr)
-
-
-def _validate_all(paths: Sequence[str], fmt: str, errors: _ErrorPrinter) -> int:
-    valid = 0
-    for path in paths:
-        try:
-            for item in read_papers(path, fmt):
-                if isinstance(item, ReadError):
-                    errors(item)
-                else:
-                    valid += 1
-        except UnreadableSource as e:
-            errors(str(e))
-    return valid
-
-
-def _index_file(
-    engine: Engine,
-    path: str,
-    fmt: str,
-    errors: _ErrorPrinter,
-    seen: set[str],
-    bar: tqdm,
-    verbose: bool,
-    batch_size: int,
-) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    batch: list[Paper] = []
-
-    def flush() -> None:
-        if not batch:
-            return
-        encoded = [0]
-
-        def progress(n: int) -> None:
-            encoded[0] += n
-            bar.update(n)
-
-        result = engine.add(batch, progress)
-        counts["new"] += result.inserted
-        counts["updated"] += result.updated
-        counts["unchanged"] += result.unchanged
-        bar.update(max(0, len(batch) - encoded[0]))
-        if verbose:
-            tqdm.write(
-                f"committed {len(batch)} papers from {path} (store generation {result.generation})",
-                file=sys.stderr,
-            )
-        batch.clear()
-
-    for item in read_papers(path, fmt):
-        counts["read"] += 1
-        if isinstance(item, ReadError):
-            counts["skipped"] += 1
-            errors(item)
-            continue
-        if item.id in seen:
-            counts["duplicates"] += 1
-        seen.add(item.id)
-        batch.append(item)
-        if len(batch) >= batch_size:
-            flush()
-    flush()
-    return counts
 
 
 def index_paths(
@@ -116,51 +52,53 @@ def index_paths(
 ) -> int:
     """Index paper files into ``engine`` with a per-file summary; returns the exit code."""
     errors = _ErrorPrinter()
-    if strict:
-        valid = _validate_all(paths, fmt, errors)
-        errors.finish()
-        if errors.count:
-            print(
-                f"aborted (--strict): {errors.count} bad records; nothing was written",
-                file=sys.stderr,
-            )
-            return 2
-        if not valid:
-            print("error: no valid papers found", file=sys.stderr)
-            return 2
-    totals: Counter[str] = Counter()
-    unusable = False
-    seen: set[str] = set()
+
+    def file_done(f: FileReport) -> None:
+        if not f.read:
+            tqdm.write(f"error: {f.path}: no papers found (empty file)", file=sys.stderr)
+        line = (
+            f"{f.path}: read {f.read} records, indexed {f.indexed} "
+            f"({f.new} new, {f.updated} updated, {f.unchanged} unchanged), skipped {f.skipped}"
+        )
+        if f.duplicates:
+            line += f", {f.duplicates} duplicate ids (last one kept)"
+        tqdm.write(line, file=sys.stdout)
+
+    def batch_done(b: Batch) -> None:
+        tqdm.write(
+            f"committed {b.papers} papers from {b.path} (store generation {b.generation})",
+            file=sys.stderr,
+        )
+
     with _progress(None, "indexing") as bar:
-        for path in paths:
-            try:
-                counts = _index_file(engine, path, fmt, errors, seen, bar, verbose, batch_size)
-            except UnreadableSource as e:
-                errors(str(e))
-                unusable = True
-                continue
-            if not counts["read"]:
-                tqdm.write(f"error: {path}: no papers found (empty file)", file=sys.stderr)
-            indexed = counts["new"] + counts["updated"] + counts["unchanged"]
-            line = (
-                f"{path}: read {counts['read']} records, indexed {indexed} "
-                f"({counts['new']} new, {counts['updated']} updated, "
-                f"{counts['unchanged']} unchanged), skipped {counts['skipped']}"
-            )
-            if counts["duplicates"]:
-                line += f", {counts['duplicates']} duplicate ids (last one kept)"
-            tqdm.write(line, file=sys.stdout)
-            totals.update(counts)
+        report = index_files(
+            engine,
+            paths,
+            fmt,
+            batch_size=batch_size,
+            strict=strict,
+            on_error=errors,
+            on_file=file_done,
+            on_batch=batch_done if verbose else None,
+            progress=bar.update,
+        )
     errors.finish()
+    if report.aborted:
+        print(
+            f"aborted (--strict): {errors.count} bad records; nothing was written", file=sys.stderr
+        )
+        return 2
+    if strict and not report.files:
+        print("error: no valid papers found", file=sys.stderr)
+        return 2
     if errors.reasons:
         reasons = ", ".join(f"{n} {r}" for r, n in errors.reasons.most_common())
         print(f"skipped records by reason: {reasons}", file=sys.stderr)
-    valid = totals["new"] + totals["updated"] + totals["unchanged"]
     print(f"store now holds {engine.store.count()} papers")
-    if not valid:
+    if not report.indexed:
         print("error: no valid papers found", file=sys.stderr)
         return 2
-    return 2 if unusable else 0
+    return 2 if report.unreadable else 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
