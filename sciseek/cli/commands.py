@@ -1,4 +1,5 @@
-"""Commands over the papers: index, search, similar, get, delete, stats, demo, serve."""
+"""Commands over the papers: index, search, similar, get, delete, stats, demo, serve, and
+their parsers."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sciseek.ingest.readers import ReadError, UnreadableSource
-from sciseek.search.engine import Engine, default_data_dir
+from sciseek.cli import arguments
+from sciseek.ingest.readers import FORMATS, ReadError, UnreadableSource
+from sciseek.search.engine import MAX_K, Engine, default_data_dir
 from sciseek.search.indexing import Batch, FileReport, index_files
+from sciseek.search.relevance import THRESHOLD
 
 from .common import BATCH, ERROR_CAP, UsageError, _engine, _filters, _progress
 from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, _harvest
@@ -261,3 +264,111 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         serve(engine, host=args.host, port=args.port)
     return 0
+
+
+# -- parsers -------------------------------------------------------------------------------
+
+
+def add_core_commands(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    model: argparse.ArgumentParser,
+    retrieval: argparse.ArgumentParser,
+    filters: argparse.ArgumentParser,
+) -> None:
+    """Add the index, search, similar, reindex, get, delete, stats, serve and demo commands."""
+    p = sub.add_parser(
+        "index",
+        parents=[common, model],
+        help="add paper files to the data dir",
+        description="Add papers from files (JSONL, BEIR corpus, arXiv metadata "
+        "JSON lines or CSV; .gz allowed). Bad records are reported with file "
+        "and line and skipped; records with a known id replace the old one.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=FORMATS, default="auto")
+    p.add_argument(
+        "--strict", action="store_true", help="abort without writing anything if any record is bad"
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="print a line for every committed batch"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=arguments.positive,
+        default=BATCH,
+        metavar="N",
+        help=f"papers committed together (default {BATCH}); a crash loses at most one batch",
+    )
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "search",
+        parents=[common, retrieval, filters],
+        help="search the papers",
+        description="Search with keywords, a title, an id or a question. The default hybrid "
+        "mode fuses BM25 and dense (embedding) retrieval.",
+    )
+    p.add_argument("query", nargs="+")
+    p.add_argument("-k", type=arguments.top_k, default=10, help=f"number of results (1..{MAX_K})")
+    p.add_argument(
+        "--min-score",
+        type=arguments.probability,
+        metavar="P",
+        help="keep only results whose calibrated relevance (probability, same scale in every "
+        f"mode) is at least P; the digests use {THRESHOLD}",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "similar",
+        parents=[common, model, filters],
+        help="papers nearest to a paper by embedding",
+        description="The papers closest to ID in the dense embedding space (ID excluded).",
+    )
+    p.add_argument("id")
+    p.add_argument("-k", type=arguments.top_k, default=10, help=f"number of results (1..{MAX_K})")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser(
+        "reindex",
+        parents=[common, model],
+        help="rebuild the dense index (e.g. with another --model)",
+        description="Drop the dense index and encode every paper again with --model "
+        "(default: minilm).",
+    )
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("get", parents=[common], help="print one paper as JSON")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="one line of JSON")
+    p.set_defaults(func=cmd_get)
+
+    p = sub.add_parser("delete", parents=[common], help="delete papers by id")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("stats", parents=[common], help="counts and index state")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run the web app and JSON API",
+        description="Serve the search page, paper pages, new and trending lists and the JSON "
+        "API (OpenAPI docs at /docs) from the data dir.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=arguments.positive, default=8000, help="port (default 8000)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", parents=[common], help="index papers and show a sample search")
+    p.add_argument(
+        "--file",
+        help="paper file to index (default: harvest the last 3 days of arXiv cs.CL, cs.IR "
+        "and cs.LG; needs network)",
+    )
+    p.set_defaults(func=cmd_demo)
