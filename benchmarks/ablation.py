@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from sciseek import Engine
-from sciseek.ingest.readers import ReadError, read_papers
+from sciseek.ingest.readers import read_valid
 from sciseek.quality.evaluation import evaluate, load_dataset
 from sciseek.search.feedback import PRF
 
@@ -37,7 +37,7 @@ ALL_DATASETS = (*DATASETS, "cisi", "med", "adi")  # the table's order
 
 def _engine(work: Path, dataset, model: str | None, tag: str, sparse: bool) -> Engine:
     engine = Engine.open(work / f"{dataset.name}-{tag}", model=model)
-    papers = [p for p in read_papers(dataset.corpus, "beir") if not isinstance(p, ReadError)]
+    papers = list(read_valid(dataset.corpus, "beir"))
     start = time.perf_counter()
     engine.add(papers)
     if sparse:

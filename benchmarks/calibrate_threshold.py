@@ -35,8 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from sciseek import Engine
-from sciseek.ingest.readers import ReadError, read_papers
 from sciseek.quality.evaluation import load_dataset
+from sciseek.search.indexing import index_files
 from sciseek.search.relevance import A, B, fit, save_calibration
 
 # Smaller sets first: a first run encodes each corpus (minutes on a 2-core CPU).
@@ -58,7 +58,7 @@ def _pairs(shared: Path, work: Path, spec: str, depth: int, model: str | None = 
     start = time.perf_counter()
     with Engine.open(work / f"{name}{tag}", model=model, log=lambda m: None) as engine:
         if engine.store.count() == 0:
-            engine.add(p for p in read_papers(ds.corpus, "beir") if not isinstance(p, ReadError))
+            index_files(engine, [ds.corpus], "beir")
         relevant: dict[str, set[str]] = {}
         for q in ds.qrels:
             if q.relevance > 0:

@@ -25,9 +25,10 @@ from pathlib import Path
 
 import torch
 
-from sciseek import Engine, read_papers
+from sciseek import Engine
 from sciseek.index.models import Encoder, document_text
 from sciseek.ingest.papers import Paper
+from sciseek.ingest.readers import read_valid
 
 
 def _rate(n: int, fn) -> float:
@@ -101,11 +102,7 @@ def main() -> None:
     parser.add_argument("--full", action="store_true", help="index all papers (long)")
     parser.add_argument("--data-dir", help="reuse (or keep) this data dir for --full")
     args = parser.parse_args()
-    papers = [
-        p
-        for p in read_papers(Path(args.shared) / "arxiv" / "papers.jsonl.gz")
-        if isinstance(p, Paper)
-    ]
+    papers = list(read_valid(Path(args.shared) / "arxiv" / "papers.jsonl.gz"))
     rng = random.Random(0)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, torch "

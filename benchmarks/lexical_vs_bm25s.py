@@ -20,8 +20,9 @@ from pathlib import Path
 import bm25s
 import Stemmer
 
-from sciseek import Engine, read_papers
+from sciseek import Engine
 from sciseek.ingest.papers import Paper
+from sciseek.ingest.readers import read_valid
 
 
 def _timeit(fn, repeat: int = 3) -> float:
@@ -35,13 +36,11 @@ def _timeit(fn, repeat: int = 3) -> float:
 
 def _load(shared: Path, name: str) -> tuple[list[Paper], list[str]]:
     if name == "scifact":
-        papers = [p for p in read_papers(shared / "scifact", "beir") if isinstance(p, Paper)]
+        papers = list(read_valid(shared / "scifact", "beir"))
         with open(shared / "scifact" / "queries.jsonl") as f:
             queries = [json.loads(line)["text"] for line in f]
     else:
-        papers = [
-            p for p in read_papers(shared / "arxiv" / "papers.jsonl.gz") if isinstance(p, Paper)
-        ]
+        papers = list(read_valid(shared / "arxiv" / "papers.jsonl.gz"))
         rng = random.Random(0)
         queries = [p.title for p in rng.sample(papers, 1000)]
     return papers, queries

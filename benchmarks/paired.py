@@ -19,8 +19,8 @@ import ir_measures
 from scipy import stats
 
 from sciseek import Engine
-from sciseek.ingest.readers import ReadError, read_papers
 from sciseek.quality.evaluation import load_dataset, run_queries
+from sciseek.search.indexing import index_files
 
 NDCG = ir_measures.nDCG @ 10
 
@@ -28,7 +28,7 @@ NDCG = ir_measures.nDCG @ 10
 def per_query(work: Path, dataset, model: str | None, tag: str, mode: str) -> dict[str, float]:
     """nDCG@10 of every judged query (0 for a query with no hit)."""
     engine = Engine.open(work / f"{dataset.name}-{tag}", model=model)
-    engine.add(p for p in read_papers(dataset.corpus, "beir") if not isinstance(p, ReadError))
+    index_files(engine, [dataset.corpus], "beir")
     engine.fusion, engine.weights = "zscore", {"bm25": 0.4, "dense": 0.6}
     run = [
         ir_measures.ScoredDoc(qid, d, s)

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from sciseek import Engine
-from sciseek.ingest.readers import ReadError, read_papers
 from sciseek.quality.evaluation import evaluate, load_dataset
+from sciseek.search.indexing import index_files
 
 DATASETS = ("scifact", "cacm", "cranfield", "npl", "cisi", "med", "adi")
 FUSION_VARIANTS = [
@@ -43,7 +43,7 @@ def main() -> None:
         ds = load_dataset(Path(args.shared) / name)
         with Engine.open(Path(args.work) / name, log=lambda m: None) as engine:
             start = time.perf_counter()
-            engine.add(p for p in read_papers(ds.corpus, "beir") if not isinstance(p, ReadError))
+            index_files(engine, [ds.corpus], "beir")
             engine.sparse  # noqa: B018 - builds the SPLADE index
             build = time.perf_counter() - start
             default = (engine.fusion, dict(engine.weights))

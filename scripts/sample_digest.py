@@ -13,10 +13,11 @@ import datetime as dt
 import tempfile
 from pathlib import Path
 
-from sciseek import Engine, read_papers
+from sciseek import Engine
 from sciseek.digests.digest import send_digests
 from sciseek.digests.interests import make_interests
 from sciseek.digests.subscriptions import Subscriptions
+from sciseek.ingest.readers import read_valid
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,7 @@ def main() -> None:
                 categories=["cs.IR"],
             )
             subs.add("reader@example.org", interests, "daily")
-        engine.add(read_papers(ROOT / "tests" / "fixtures" / "papers.jsonl"))
+        engine.add(read_valid(ROOT / "tests" / "fixtures" / "papers.jsonl"))
         now = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
         report = send_digests(engine, now=now, dry_run=True, output=Path(tmp) / "out")
         (html,) = (Path(tmp) / "out").glob("digest-*.html")

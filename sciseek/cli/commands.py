@@ -1,4 +1,5 @@
-"""Commands over the papers: index, search, similar, get, delete, stats, demo, serve."""
+"""Commands over the papers: index, search, similar, get, delete, stats, demo, serve, and
+their parsers."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sciseek.ingest.papers import Paper
-from sciseek.ingest.readers import ReadError, UnreadableSource, read_papers
-from sciseek.search.engine import Engine, default_data_dir
+from sciseek.cli import arguments
+from sciseek.ingest.readers import FORMATS, ReadError, UnreadableSource
+from sciseek.search.engine import MAX_K, Engine, default_data_dir
+from sciseek.search.indexing import Batch, FileReport, index_files
+from sciseek.search.relevance import THRESHOLD
 
 from .common import BATCH, ERROR_CAP, UsageError, _engine, _filters, _progress
 from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, _harvest
@@ -29,7 +32,7 @@ class _ErrorPrinter:
         self.count = 0
         self.reasons: Counter[str] = Counter()
 
-    def __call__(self, error: ReadError | str) -> None:
+    def __call__(self, error: ReadError | UnreadableSource) -> None:
         self.count += 1
         if isinstance(error, ReadError):
             self.reasons[error.reason.split(" (")[0].split(":")[0]] += 1
@@ -39,70 +42,6 @@ class _ErrorPrinter:
     def finish(self) -> None:
         if self.count > self.cap:
             print(f"error: ... and {self.count - self.cap} more bad records", file=sys.stderr)
-
-
-def _validate_all(paths: Sequence[str], fmt: str, errors: _ErrorPrinter) -> int:
-    valid = 0
-    for path in paths:
-        try:
-            for item in read_papers(path, fmt):
-                if isinstance(item, ReadError):
-                    errors(item)
-                else:
-                    valid += 1
-        except UnreadableSource as e:
-            errors(str(e))
-    return valid
-
-
-def _index_file(
-    engine: Engine,
-    path: str,
-    fmt: str,
-    errors: _ErrorPrinter,
-    seen: set[str],
-    bar: tqdm,
-    verbose: bool,
-    batch_size: int,
-) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    batch: list[Paper] = []
-
-    def flush() -> None:
-        if not batch:
-            return
-        encoded = [0]
-
-        def progress(n: int) -> None:
-            encoded[0] += n
-            bar.update(n)
-
-        result = engine.add(batch, progress)
-        counts["new"] += result.inserted
-        counts["updated"] += result.updated
-        counts["unchanged"] += result.unchanged
-        bar.update(max(0, len(batch) - encoded[0]))
-        if verbose:
-            tqdm.write(
-                f"committed {len(batch)} papers from {path} (store generation {result.generation})",
-                file=sys.stderr,
-            )
-        batch.clear()
-
-    for item in read_papers(path, fmt):
-        counts["read"] += 1
-        if isinstance(item, ReadError):
-            counts["skipped"] += 1
-            errors(item)
-            continue
-        if item.id in seen:
-            counts["duplicates"] += 1
-        seen.add(item.id)
-        batch.append(item)
-        if len(batch) >= batch_size:
-            flush()
-    flush()
-    return counts
 
 
 def index_paths(
@@ -116,51 +55,53 @@ def index_paths(
 ) -> int:
     """Index paper files into ``engine`` with a per-file summary; returns the exit code."""
     errors = _ErrorPrinter()
-    if strict:
-        valid = _validate_all(paths, fmt, errors)
-        errors.finish()
-        if errors.count:
-            print(
-                f"aborted (--strict): {errors.count} bad records; nothing was written",
-                file=sys.stderr,
-            )
-            return 2
-        if not valid:
-            print("error: no valid papers found", file=sys.stderr)
-            return 2
-    totals: Counter[str] = Counter()
-    unusable = False
-    seen: set[str] = set()
+
+    def file_done(f: FileReport) -> None:
+        if not f.read:
+            tqdm.write(f"error: {f.path}: no papers found (empty file)", file=sys.stderr)
+        line = (
+            f"{f.path}: read {f.read} records, indexed {f.indexed} "
+            f"({f.new} new, {f.updated} updated, {f.unchanged} unchanged), skipped {f.skipped}"
+        )
+        if f.duplicates:
+            line += f", {f.duplicates} duplicate ids (last one kept)"
+        tqdm.write(line, file=sys.stdout)
+
+    def batch_done(b: Batch) -> None:
+        tqdm.write(
+            f"committed {b.papers} papers from {b.path} (store generation {b.generation})",
+            file=sys.stderr,
+        )
+
     with _progress(None, "indexing") as bar:
-        for path in paths:
-            try:
-                counts = _index_file(engine, path, fmt, errors, seen, bar, verbose, batch_size)
-            except UnreadableSource as e:
-                errors(str(e))
-                unusable = True
-                continue
-            if not counts["read"]:
-                tqdm.write(f"error: {path}: no papers found (empty file)", file=sys.stderr)
-            indexed = counts["new"] + counts["updated"] + counts["unchanged"]
-            line = (
-                f"{path}: read {counts['read']} records, indexed {indexed} "
-                f"({counts['new']} new, {counts['updated']} updated, "
-                f"{counts['unchanged']} unchanged), skipped {counts['skipped']}"
-            )
-            if counts["duplicates"]:
-                line += f", {counts['duplicates']} duplicate ids (last one kept)"
-            tqdm.write(line, file=sys.stdout)
-            totals.update(counts)
+        report = index_files(
+            engine,
+            paths,
+            fmt,
+            batch_size=batch_size,
+            strict=strict,
+            on_error=errors,
+            on_file=file_done,
+            on_batch=batch_done if verbose else None,
+            progress=bar.update,
+        )
     errors.finish()
+    if report.aborted:
+        print(
+            f"aborted (--strict): {errors.count} bad records; nothing was written", file=sys.stderr
+        )
+        return 2
+    if strict and not report.files:
+        print("error: no valid papers found", file=sys.stderr)
+        return 2
     if errors.reasons:
         reasons = ", ".join(f"{n} {r}" for r, n in errors.reasons.most_common())
         print(f"skipped records by reason: {reasons}", file=sys.stderr)
-    valid = totals["new"] + totals["updated"] + totals["unchanged"]
     print(f"store now holds {engine.store.count()} papers")
-    if not valid:
+    if not report.indexed:
         print("error: no valid papers found", file=sys.stderr)
         return 2
-    return 2 if unusable else 0
+    return 2 if report.unreadable else 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -323,3 +264,111 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         serve(engine, host=args.host, port=args.port)
     return 0
+
+
+# -- parsers -------------------------------------------------------------------------------
+
+
+def add_core_commands(
+    sub: argparse._SubParsersAction,
+    common: argparse.ArgumentParser,
+    model: argparse.ArgumentParser,
+    retrieval: argparse.ArgumentParser,
+    filters: argparse.ArgumentParser,
+) -> None:
+    """Add the index, search, similar, reindex, get, delete, stats, serve and demo commands."""
+    p = sub.add_parser(
+        "index",
+        parents=[common, model],
+        help="add paper files to the data dir",
+        description="Add papers from files (JSONL, BEIR corpus, arXiv metadata "
+        "JSON lines or CSV; .gz allowed). Bad records are reported with file "
+        "and line and skipped; records with a known id replace the old one.",
+    )
+    p.add_argument("paths", nargs="+", metavar="PATH")
+    p.add_argument("--format", choices=FORMATS, default="auto")
+    p.add_argument(
+        "--strict", action="store_true", help="abort without writing anything if any record is bad"
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="print a line for every committed batch"
+    )
+    p.add_argument(
+        "--batch-size",
+        type=arguments.positive,
+        default=BATCH,
+        metavar="N",
+        help=f"papers committed together (default {BATCH}); a crash loses at most one batch",
+    )
+    p.set_defaults(func=cmd_index)
+
+    p = sub.add_parser(
+        "search",
+        parents=[common, retrieval, filters],
+        help="search the papers",
+        description="Search with keywords, a title, an id or a question. The default hybrid "
+        "mode fuses BM25 and dense (embedding) retrieval.",
+    )
+    p.add_argument("query", nargs="+")
+    p.add_argument("-k", type=arguments.top_k, default=10, help=f"number of results (1..{MAX_K})")
+    p.add_argument(
+        "--min-score",
+        type=arguments.probability,
+        metavar="P",
+        help="keep only results whose calibrated relevance (probability, same scale in every "
+        f"mode) is at least P; the digests use {THRESHOLD}",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "similar",
+        parents=[common, model, filters],
+        help="papers nearest to a paper by embedding",
+        description="The papers closest to ID in the dense embedding space (ID excluded).",
+    )
+    p.add_argument("id")
+    p.add_argument("-k", type=arguments.top_k, default=10, help=f"number of results (1..{MAX_K})")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_similar)
+
+    p = sub.add_parser(
+        "reindex",
+        parents=[common, model],
+        help="rebuild the dense index (e.g. with another --model)",
+        description="Drop the dense index and encode every paper again with --model "
+        "(default: minilm).",
+    )
+    p.set_defaults(func=cmd_reindex)
+
+    p = sub.add_parser("get", parents=[common], help="print one paper as JSON")
+    p.add_argument("id")
+    p.add_argument("--json", action="store_true", help="one line of JSON")
+    p.set_defaults(func=cmd_get)
+
+    p = sub.add_parser("delete", parents=[common], help="delete papers by id")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.set_defaults(func=cmd_delete)
+
+    p = sub.add_parser("stats", parents=[common], help="counts and index state")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser(
+        "serve",
+        parents=[common],
+        help="run the web app and JSON API",
+        description="Serve the search page, paper pages, new and trending lists and the JSON "
+        "API (OpenAPI docs at /docs) from the data dir.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    p.add_argument("--port", type=arguments.positive, default=8000, help="port (default 8000)")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("demo", parents=[common], help="index papers and show a sample search")
+    p.add_argument(
+        "--file",
+        help="paper file to index (default: harvest the last 3 days of arXiv cs.CL, cs.IR "
+        "and cs.LG; needs network)",
+    )
+    p.set_defaults(func=cmd_demo)

@@ -18,24 +18,13 @@ from sciseek.digests.subscriptions import RateLimited, UnknownSubscriber
 from sciseek.index.models import ModelNotFound
 from sciseek.index.vector_table import ModelMismatch
 from sciseek.ingest.papers import InvalidPaper
-from sciseek.ingest.readers import FORMATS, UnreadableSource
-from sciseek.search.engine import DEFAULT_MODE, MAX_K, MODES, RERANK_DEPTH
+from sciseek.ingest.readers import UnreadableSource
+from sciseek.search.engine import DEFAULT_MODE, MODES, RERANK_DEPTH
 from sciseek.search.fusion import FUSIONS
-from sciseek.search.relevance import THRESHOLD
 
 from .. import __version__
-from .commands import (
-    cmd_delete,
-    cmd_demo,
-    cmd_get,
-    cmd_index,
-    cmd_reindex,
-    cmd_search,
-    cmd_serve,
-    cmd_similar,
-    cmd_stats,
-)
-from .common import BATCH, UsageError, _prf, _weights
+from .commands import add_core_commands
+from .common import UsageError, _prf, _weights
 from .jobs import add_job_commands
 from .training import add_training_commands
 
@@ -112,102 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sciseek {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    p = sub.add_parser(
-        "index",
-        parents=[common, model],
-        help="add paper files to the data dir",
-        description="Add papers from files (JSONL, BEIR corpus, arXiv metadata "
-        "JSON lines or CSV; .gz allowed). Bad records are reported with file "
-        "and line and skipped; records with a known id replace the old one.",
-    )
-    p.add_argument("paths", nargs="+", metavar="PATH")
-    p.add_argument("--format", choices=FORMATS, default="auto")
-    p.add_argument(
-        "--strict", action="store_true", help="abort without writing anything if any record is bad"
-    )
-    p.add_argument(
-        "-v", "--verbose", action="store_true", help="print a line for every committed batch"
-    )
-    p.add_argument(
-        "--batch-size",
-        type=arguments.positive,
-        default=BATCH,
-        metavar="N",
-        help=f"papers committed together (default {BATCH}); a crash loses at most one batch",
-    )
-    p.set_defaults(func=cmd_index)
-
-    p = sub.add_parser(
-        "search",
-        parents=[common, retrieval, filters],
-        help="search the papers",
-        description="Search with keywords, a title, an id or a question. The default hybrid "
-        "mode fuses BM25 and dense (embedding) retrieval.",
-    )
-    p.add_argument("query", nargs="+")
-    p.add_argument("-k", type=arguments.top_k, default=10, help=f"number of results (1..{MAX_K})")
-    p.add_argument(
-        "--min-score",
-        type=arguments.probability,
-        metavar="P",
-        help="keep only results whose calibrated relevance (probability, same scale in every "
-        f"mode) is at least P; the digests use {THRESHOLD}",
-    )
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_search)
-
-    p = sub.add_parser(
-        "similar",
-        parents=[common, model, filters],
-        help="papers nearest to a paper by embedding",
-        description="The papers closest to ID in the dense embedding space (ID excluded).",
-    )
-    p.add_argument("id")
-    p.add_argument("-k", type=arguments.top_k, default=10, help=f"number of results (1..{MAX_K})")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_similar)
-
-    p = sub.add_parser(
-        "reindex",
-        parents=[common, model],
-        help="rebuild the dense index (e.g. with another --model)",
-        description="Drop the dense index and encode every paper again with --model "
-        "(default: minilm).",
-    )
-    p.set_defaults(func=cmd_reindex)
-
-    p = sub.add_parser("get", parents=[common], help="print one paper as JSON")
-    p.add_argument("id")
-    p.add_argument("--json", action="store_true", help="one line of JSON")
-    p.set_defaults(func=cmd_get)
-
-    p = sub.add_parser("delete", parents=[common], help="delete papers by id")
-    p.add_argument("ids", nargs="+", metavar="ID")
-    p.set_defaults(func=cmd_delete)
-
-    p = sub.add_parser("stats", parents=[common], help="counts and index state")
-    p.add_argument("--json", action="store_true", help="print JSON")
-    p.set_defaults(func=cmd_stats)
-
-    p = sub.add_parser(
-        "serve",
-        parents=[common],
-        help="run the web app and JSON API",
-        description="Serve the search page, paper pages, new and trending lists and the JSON "
-        "API (OpenAPI docs at /docs) from the data dir.",
-    )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on")
-    p.add_argument("--port", type=arguments.positive, default=8000, help="port (default 8000)")
-    p.set_defaults(func=cmd_serve)
-
-    p = sub.add_parser("demo", parents=[common], help="index papers and show a sample search")
-    p.add_argument(
-        "--file",
-        help="paper file to index (default: harvest the last 3 days of arXiv cs.CL, cs.IR "
-        "and cs.LG; needs network)",
-    )
-    p.set_defaults(func=cmd_demo)
-
+    add_core_commands(sub, common, model, retrieval, filters)
     add_training_commands(sub, common, model, retrieval)
     add_job_commands(sub, common, model)
     return parser

@@ -9,33 +9,18 @@ import sys
 from pathlib import Path
 
 from sciseek.cli import arguments
-from sciseek.index.models import document_text
-from sciseek.ingest.readers import ReadError, read_papers
-from sciseek.search.engine import Engine, default_data_dir
-from sciseek.search.relevance import save_calibration
+from sciseek.search.engine import default_data_dir
 from sciseek.search.settings import RETRIEVERS
 
 from .common import UsageError, _engine, _prf, _progress, _work_dir
 
 
-def _index_corpus(engine: Engine, source: Path) -> None:
-    papers = []
-    for item in read_papers(source, "auto"):
-        if isinstance(item, ReadError):
-            print(f"warning: {item}", file=sys.stderr)
-        else:
-            papers.append(item)
-    with _progress(len(papers), "indexing corpus") as bar:
-        engine.add(papers, bar.update)
-        bar.update(len(papers) - bar.n)
-
-
-def _texts(engine: Engine) -> dict[str, str]:
-    return {p.id: document_text(p) for batch in engine.store.iter_batches() for _, _, p in batch}
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr)
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from sciseek.quality import train, training_data
+    from sciseek.quality.pipelines import train_model
 
     source = Path(args.source)
     if not source.exists():
@@ -45,117 +30,44 @@ def cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UsageError(f"{out}: exists and is not empty; choose a new --out")
-    beir = source.is_dir()
     # judged pairs from a JSONL file refer to the papers of the user's data dir
-    data_dir = args.data_dir or (None if beir or args.unsupervised else str(default_data_dir()))
-    with (
-        _work_dir(data_dir, "sciseek-train-") as work,
-        Engine.open(work, model=args.model) as engine,
-    ):
-        if beir or args.unsupervised:
-            _index_corpus(engine, source)
-        else:
-            engine.sync()
-        texts = _texts(engine)
-        if not texts:
-            raise UsageError(f"no papers in {work} to train on or mine negatives from")
-        if args.unsupervised:
-            papers = [p for batch in engine.store.iter_batches() for _, _, p in batch]
-            pairs = training_data.corpus_pairs(papers)
-            kind = "unsupervised (title -> abstract)"
-        elif beir:
-            pairs = training_data.judged_pairs(source, args.split, texts)
-            kind = _judged(source.name, args.split)
-        else:
-            pairs = training_data.jsonl_pairs(source, texts)
-            kind = f"judged ({source.name})"
-        if not pairs and args.unsupervised:
-            raise UsageError(
-                f"{source}: no paper has both a title and an abstract of "
-                f"{training_data.MIN_ABSTRACT_WORDS}+ words, and "
-                "unsupervised adaptation learns from title -> abstract pairs (pseudo-queries cut "
-                "from untitled text lowered quality where we measured them); train on judged "
-                "query/paper pairs instead"
-            )
-        if not pairs:
-            raise UsageError(f"{source}: no training pairs found")
-        print(f"{len(pairs)} {kind} pairs; mining negatives", file=sys.stderr)
-        # a cross-encoder sees each pair once, so it gets three negatives per pair
-        rounds = 3 if args.cross_encoder else 1
-        with _progress(len(pairs) * rounds, "mining negatives", unit="pair") as bar:
-            mined = [
-                training_data.mine_negatives(
-                    engine, pairs, texts, seed=args.seed + r, progress=bar.update
-                )
-                for r in range(rounds)
-            ]
-        rows = mined[0]
-        base = engine.dense.encoder  # the model the index was built with, already loaded
-        # judged queries' hybrid candidates, to fit the trained model's relevance calibration
-        candidates = (
-            []
-            if args.unsupervised or args.cross_encoder
-            else training_data.calibration_candidates(engine, pairs, seed=args.seed)
-        )
-    settings = {
-        "command": "sciseek " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "sciseek train",
-        "data": kind,
-    }
-    progress = sys.stderr.isatty()
-    if args.cross_encoder:
-        from sciseek.quality.train import train_cross_encoder
-
-        negatives: dict[tuple[str, str], list[str]] = {}
-        for q, p, n in (row for rows_of_round in mined for row in rows_of_round):
-            if n not in negatives.setdefault((q, p), []):
-                negatives[(q, p)].append(n)
-        examples = [(q, p, ns) for (q, p), ns in negatives.items()]
-        path = train_cross_encoder(
-            examples,
+    own_papers = not (source.is_dir() or args.unsupervised)
+    data_dir = args.data_dir or (str(default_data_dir()) if own_papers else None)
+    with _work_dir(data_dir, "sciseek-train-") as work:
+        run = train_model(
+            source,
             out,
+            work,
+            model=args.model,
+            split=args.split,
+            unsupervised=args.unsupervised,
+            cross_encoder=args.cross_encoder,
             epochs=args.epochs,
             batch_size=args.batch_size,
             learning_rate=args.lr,
             max_minutes=args.max_minutes,
+            merge=args.merge,
             seed=args.seed,
-            progress=progress,
-            log=lambda m: print(m, file=sys.stderr),
+            command="sciseek " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "sciseek train",
+            progress=sys.stderr.isatty(),
+            bars=_progress,
+            log=_warn,
         )
-        print(f"cross-encoder saved to {path}; use it with --rerank {path}")
+    if run.cross_encoder:
+        print(f"cross-encoder saved to {run.model}; use it with --rerank {run.model}")
         return 0
-    report = train.train_encoder(
-        rows,
-        out,
-        base=base,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        learning_rate=args.lr,
-        max_minutes=args.max_minutes,
-        seed=args.seed,
-        progress=progress,
-        merge=args.merge if args.merge is not None else (0.5 if args.unsupervised else 1.0),
-        settings=settings,
-    )
-    summary = report.to_dict()
-    if candidates:
-        try:
-            a, b = train.calibrate(base, candidates, texts)
-        except ValueError as e:
-            print(f"warning: no relevance calibration fitted: {e}", file=sys.stderr)
-        else:
-            save_calibration(out, a, b, queries=len(candidates), data=kind)
-            summary["calibration"] = {"a": round(a, 4), "b": round(b, 4)}
+    report = run.report
     if args.json:
-        print(json.dumps({"model": str(out), **summary}))
+        print(json.dumps(run.to_dict()))
     else:
         stopped = " (stopped at --max-minutes)" if report.stopped_early else ""
         print(
             f"trained {report.steps} steps ({report.epochs:.2f} epochs) on {report.pairs} pairs"
             f" in {report.seconds / 60:.1f} min{stopped}"
         )
-        if "calibration" in summary:
+        if run.calibration is not None:
             print(
-                f"relevance calibration fitted on {len(candidates)} judged queries "
+                f"relevance calibration fitted on {run.calibration_queries} judged queries "
                 "(for --min-score and digests)"
             )
         print(f"model saved to {out}; use it with --model {out}")
@@ -163,7 +75,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
-    from sciseek.quality.evaluation import collect_runs, load_dataset, tune_fusion
+    from sciseek.quality.evaluation import load_dataset
+    from sciseek.quality.pipelines import tune_weights
 
     if args.split == "test":
         raise UsageError("refusing to tune on the test judgments; use --split train (or dev)")
@@ -171,70 +84,45 @@ def cmd_tune(args: argparse.Namespace) -> int:
         raise UsageError("--step must be in (0, 0.5]")
     dataset = load_dataset(args.dataset, args.split)
     with _engine(args) as engine:
-        _index_corpus(engine, dataset.corpus)
-        if _trained_on(engine.vectors.model_path) == _judged(dataset.name, args.split):
-            print(
-                f"warning: the encoder was trained on {dataset.name} {args.split}; weights tuned "
-                "on the queries it learned favour it. Tune on judged queries it was not trained "
-                "on (e.g. train on half of them, tune on the other half).",
-                file=sys.stderr,
-            )
-        if "sparse" in args.retrievers:
-            with _progress(None, "SPLADE index"):
-                engine.sparse  # noqa: B018 - builds the sparse index on first use
-        with _progress(len(dataset.queries), "retrieving", unit="query") as bar:
-            runs = collect_runs(engine, dataset, args.retrievers, progress=bar.update)
-        with _progress(None, "trying weights", unit="setting") as bar:
-            results = tune_fusion(engine, dataset, runs, step=args.step, progress=bar.update)
-        score, method, weights = results[0]
-        engine.fusion, engine.weights = method, weights
-        path = engine.save_config(
-            tuned_on=f"{dataset.name} {args.split} ({len(dataset.queries)} queries)",
-            tuned_ndcg_at_10=score,
+        run = tune_weights(
+            engine,
+            dataset,
+            args.split,
+            retrievers=args.retrievers,
+            step=args.step,
+            bars=_progress,
+            log=_warn,
         )
+    score, method, weights = run.best
     if args.json:
         print(json.dumps({"fusion": method, "weights": weights, "ndcg@10": score}))
         return 0
-    print(f"best of {len(results)} settings on {dataset.name} {args.split} (nDCG@10):")
-    for s, m, w in results[:5]:
+    print(f"best of {len(run.results)} settings on {dataset.name} {args.split} (nDCG@10):")
+    for s, m, w in run.results[:5]:
         print(f"  {s:.4f}  {m:<6}  " + ", ".join(f"{n}={v:g}" for n, v in w.items()))
-    print(f"stored in {path}")
+    print(f"stored in {run.config}")
     return 0
-
-
-def _judged(dataset: str, split: str) -> str:
-    """How a model folder records training on a dataset's judged split."""
-    return f"judged ({dataset} {split})"
-
-
-def _trained_on(model_path: Path) -> str | None:
-    """The training data a sciseek-trained model folder records, if any."""
-    from sciseek.quality.train import TRAINING_FILE
-
-    try:
-        return json.loads((Path(model_path) / TRAINING_FILE).read_text()).get("data")
-    except (OSError, ValueError, AttributeError):
-        return None
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from sciseek.quality.evaluation import evaluate, load_dataset
+    from sciseek.quality.pipelines import index_corpus
 
     dataset = load_dataset(args.dataset, args.split)
     with _work_dir(args.data_dir, "sciseek-eval-") as data_dir, _engine(args, data_dir) as engine:
-        papers = []
-        for item in read_papers(dataset.corpus, "beir"):
-            if isinstance(item, ReadError):
-                print(f"warning: {item}", file=sys.stderr)
-            else:
-                papers.append(item)
         uses_dense = args.mode in ("dense", "hybrid")
-        with _progress(len(papers), f"indexing {dataset.name}") as bar:
-            engine.add(papers, bar.update if uses_dense else None, dense=uses_dense)
-            bar.update(len(papers) - bar.n)
+        documents = index_corpus(
+            engine,
+            dataset.corpus,
+            "beir",
+            dense=uses_dense,
+            on_error=lambda e: _warn(f"warning: {e}"),
+            bars=_progress,
+            desc=f"indexing {dataset.name}",
+        )
         with _progress(len(dataset.queries), "queries", unit="query") as bar:
             result = evaluate(engine, dataset, args.mode, progress=bar.update)
-        result.extra = {"split": args.split, "documents": len(papers)}
+        result.extra = {"split": args.split, "documents": documents}
         if uses_dense:
             result.extra["model"] = engine.dense.model_name
         if args.mode == "hybrid":
@@ -249,7 +137,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps(result.to_dict()))
     else:
         print(
-            f"{dataset.name} ({args.split}, {result.queries} queries, {len(papers)} documents,"
+            f"{dataset.name} ({args.split}, {result.queries} queries, {documents} documents,"
             f" mode {args.mode})"
         )
         for name, value in result.metrics.items():

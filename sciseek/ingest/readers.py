@@ -227,3 +227,40 @@ def read_papers(path: str | Path, format: str = "auto") -> Iterator[Paper | Read
         yield from _read_csv(source)
     else:
         yield from _read_json_format(source, fmt)
+
+
+@dataclass
+class ReadReport:
+    """Counts of one or more reads: records seen and bad records skipped."""
+
+    read: int = 0
+    skipped: int = 0
+
+    @property
+    def valid(self) -> int:
+        """Records that became papers."""
+        return self.read - self.skipped
+
+
+def read_valid(
+    path: str | Path,
+    format: str = "auto",
+    *,
+    on_error: Callable[[ReadError], None] | None = None,
+    report: ReadReport | None = None,
+) -> Iterator[Paper]:
+    """Yield the good papers of ``path``, passing each bad record to ``on_error`` and skipping it.
+
+    ``report``, when given, is updated as records are read. Raises UnreadableSource when the
+    path itself cannot be read.
+    """
+    for item in read_papers(path, format):
+        if report is not None:
+            report.read += 1
+        if isinstance(item, ReadError):
+            if report is not None:
+                report.skipped += 1
+            if on_error is not None:
+                on_error(item)
+            continue
+        yield item

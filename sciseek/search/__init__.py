@@ -1,1 +1,2 @@
-"""The engine: retrieval, fusion, feedback, re-ranking and calibrated relevance."""
+"""The engine: indexing paper files, retrieval, fusion, feedback, re-ranking and calibrated
+relevance."""

@@ -4,7 +4,14 @@ import json
 import pytest
 
 from sciseek.ingest.papers import Paper
-from sciseek.ingest.readers import ReadError, UnreadableSource, detect_format, read_papers
+from sciseek.ingest.readers import (
+    ReadError,
+    ReadReport,
+    UnreadableSource,
+    detect_format,
+    read_papers,
+    read_valid,
+)
 from tests.helpers import FIXTURES, write_jsonl
 
 
@@ -189,3 +196,30 @@ def test_empty_file_yields_nothing(tmp_path):
     path = tmp_path / "empty.jsonl"
     path.write_text("")
     assert list(read_papers(path)) == []
+
+
+def test_read_valid_yields_papers_and_reports_bad_records(tmp_path):
+    path = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [{"id": "a", "title": "Good"}, '{"id": ', {"id": "b", "title": "Also good"}, "[1]"],
+    )
+    errors: list[ReadError] = []
+    report = ReadReport()
+    papers = list(read_valid(path, on_error=errors.append, report=report))
+    assert [p.id for p in papers] == ["a", "b"]
+    assert [e.line for e in errors] == [2, 4]
+    assert (report.read, report.skipped, report.valid) == (4, 2, 2)
+
+
+def test_read_valid_accumulates_over_files_and_needs_no_callback(tmp_path):
+    report = ReadReport()
+    first = list(read_valid(FIXTURES / "papers.jsonl", "jsonl", report=report))
+    bad = write_jsonl(tmp_path / "bad.jsonl", ["not json", {"id": "x", "title": "X"}])
+    second = list(read_valid(bad, report=report))
+    assert [p.id for p in second] == ["x"]
+    assert report.read == len(first) + 2 and report.skipped == 1
+
+
+def test_read_valid_raises_for_unusable_paths(tmp_path):
+    with pytest.raises(UnreadableSource):
+        list(read_valid(tmp_path / "missing.jsonl"))
