@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sciseek.errors import BadInput, OperationalError
+
 from .interests import (
     FREQUENCIES,
     Interests,
@@ -63,16 +65,22 @@ CREATE INDEX IF NOT EXISTS papers_added ON papers(added);
 """
 
 
-class RateLimited(RuntimeError):
+class RateLimited(OperationalError, RuntimeError):
     """Too many confirmation mails asked for one address recently."""
 
+    status = 429
 
-class UnknownSubscriber(LookupError):
+
+class UnknownSubscriber(BadInput, LookupError):
     """No subscriber with that address (or the link's subscriber no longer exists)."""
+
+    status = 404
 
 
 class StaleLink(InvalidToken):
     """A genuine link that no longer applies (superseded by a newer request, or cancelled)."""
+
+    status = 409
 
 
 def iso(t: dt.datetime) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
 from sciseek.storage.store import Store
 
@@ -29,7 +30,7 @@ CREATE INDEX IF NOT EXISTS enc_seq ON enc(seq);
 """
 
 
-class ModelMismatch(ValueError):
+class ModelMismatch(BadInput, ValueError):
     """An index built with one model asked to serve another."""
 
 
