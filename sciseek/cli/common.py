@@ -11,7 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sciseek.ingest.papers import Filters, InvalidPaper
+from sciseek.errors import BadInput
+from sciseek.ingest.papers import Filters, InvalidFilter
 from sciseek.search.engine import Engine, default_data_dir
 from sciseek.search.feedback import PRF
 from sciseek.search.settings import RETRIEVERS
@@ -20,7 +21,7 @@ BATCH = 2000
 ERROR_CAP = 20
 
 
-class UsageError(Exception):
+class UsageError(BadInput):
     """Bad usage or bad input: exit code 2."""
 
 
@@ -103,6 +104,6 @@ def _filters(args: argparse.Namespace) -> Filters | None:
             categories=tuple(args.category or ()),
             authors=tuple(args.author or ()),
         )
-    except InvalidPaper as e:
+    except InvalidFilter as e:
         raise UsageError(str(e)) from None
     return f or None

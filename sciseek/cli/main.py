@@ -1,7 +1,8 @@
 """The ``sciseek`` command line: the parser and the entry point.
 
-Exit codes: 0 success, 2 bad usage or bad input, 1 any other failure. Errors are one line on
-stderr; ``--debug`` shows the traceback."""
+Exit codes: 0 success, 2 bad usage or bad input (a ``BadInput``), 1 any other failure (an
+``OperationalError`` or anything unexpected). Errors are one line on stderr; ``--debug`` shows
+the traceback."""
 
 from __future__ import annotations
 
@@ -11,20 +12,13 @@ import traceback
 from collections.abc import Sequence
 
 from sciseek.cli import arguments
-from sciseek.digests.digest import DigestLocked
-from sciseek.digests.interests import InvalidSubscription
-from sciseek.digests.mail import MailError, MailNotConfigured
-from sciseek.digests.subscriptions import RateLimited, UnknownSubscriber
-from sciseek.index.models import ModelNotFound
-from sciseek.index.vector_table import ModelMismatch
-from sciseek.ingest.papers import InvalidPaper
-from sciseek.ingest.readers import UnreadableSource
+from sciseek.errors import BadInput, SciseekError
 from sciseek.search.engine import DEFAULT_MODE, MODES, RERANK_DEPTH
 from sciseek.search.fusion import FUSIONS
 
 from .. import __version__
 from .commands import add_core_commands
-from .common import UsageError, _prf, _weights
+from .common import _prf, _weights
 from .jobs import add_job_commands
 from .training import add_training_commands
 
@@ -116,22 +110,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (
-        UsageError,
-        UnreadableSource,
-        InvalidPaper,
-        NotADirectoryError,
-        ModelNotFound,
-        ModelMismatch,
-        InvalidSubscription,
-        UnknownSubscriber,
-        MailNotConfigured,
-    ) as e:
+    except BadInput as e:
         if args.debug:
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except (RateLimited, MailError, DigestLocked) as e:
+    except SciseekError as e:
         if args.debug:
             traceback.print_exc()
         print(f"error: {e}", file=sys.stderr)

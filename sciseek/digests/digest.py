@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from sciseek.digests import mail
+from sciseek.errors import OperationalError
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.search.engine import Engine
 from sciseek.search.relevance import THRESHOLD
@@ -41,7 +42,7 @@ SNIPPET = 220  # characters
 LOCK_FILE = "digest.lock"
 
 
-class DigestLocked(RuntimeError):
+class DigestLocked(OperationalError, RuntimeError):
     """Another digest run holds the data dir's digest lock."""
 
 

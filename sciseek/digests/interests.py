@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from sciseek.errors import BadInput
 from sciseek.ingest.papers import normalise_id
 
 FREQUENCIES = {"daily": dt.timedelta(days=1), "weekly": dt.timedelta(days=7)}
@@ -29,7 +30,7 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = re.compile(rf"({_LOCAL})@((?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}}))")
 
 
-class InvalidSubscription(ValueError):
+class InvalidSubscription(BadInput, ValueError):
     """Bad subscription input (address, interests, frequency); the message says what."""
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
+from sciseek.errors import BadInput, OperationalError
+
 TEMPLATES = Path(__file__).parent / "templates"
 DEFAULT_BASE_URL = "http://127.0.0.1:8000"
 TLS_MODES = ("none", "starttls", "ssl")
@@ -35,12 +37,17 @@ _env = Environment(
 )
 
 
-class MailNotConfigured(ValueError):
-    """SMTP settings missing or invalid."""
+class MailNotConfigured(BadInput, ValueError):
+    """SMTP settings missing or invalid: bad input to the CLI; on the web, a feature this
+    server has turned off (403)."""
+
+    status = 403
 
 
-class MailError(RuntimeError):
+class MailError(OperationalError, RuntimeError):
     """The SMTP server could not be reached or did not accept a message."""
+
+    status = 502
 
 
 def base_url() -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sciseek.errors import BadInput, OperationalError
 from sciseek.storage.clock import iso, utcnow
 from sciseek.storage.sqlite import connect, transaction
 
@@ -65,16 +66,22 @@ CREATE INDEX IF NOT EXISTS subscription_requests_email ON subscription_requests(
 """
 
 
-class RateLimited(RuntimeError):
+class RateLimited(OperationalError, RuntimeError):
     """Too many confirmation mails asked for one address recently."""
 
+    status = 429
 
-class UnknownSubscriber(LookupError):
+
+class UnknownSubscriber(BadInput, LookupError):
     """No subscriber with that address (or the link's subscriber no longer exists)."""
+
+    status = 404
 
 
 class StaleLink(InvalidToken):
     """A genuine link that no longer applies (superseded by a newer request, or cancelled)."""
+
+    status = 409
 
 
 @dataclass

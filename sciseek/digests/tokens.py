@@ -18,16 +18,22 @@ import time
 from pathlib import Path
 from typing import Any
 
+from sciseek.errors import BadInput
+
 KEY_FILE = "secret.key"
 _SHAPE = re.compile(r"[A-Za-z0-9_-]{8,4000}\.[A-Za-z0-9_-]{43}")
 
 
-class InvalidToken(ValueError):
+class InvalidToken(BadInput, ValueError):
     """A token that was not made by this site for this purpose (tampered, truncated, reused)."""
+
+    status = 400
 
 
 class ExpiredToken(InvalidToken):
     """A genuine token past its expiry."""
+
+    status = 410
 
 
 def secret_key(data_dir: Path) -> bytes:

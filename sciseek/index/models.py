@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -54,7 +55,7 @@ TOKEN_BUDGET = 8192  # tokens per forward pass (batch size x padded length)
 MAX_BATCH = 128
 
 
-class ModelNotFound(ValueError):
+class ModelNotFound(BadInput, ValueError):
     """A model name or path that cannot be loaded offline."""
 
 

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
 from sciseek.storage.files import file_lock
 from sciseek.storage.sqlite import connect, transaction
@@ -28,7 +29,7 @@ CREATE INDEX IF NOT EXISTS enc_seq ON enc(seq);
 """
 
 
-class ModelMismatch(ValueError):
+class ModelMismatch(BadInput, ValueError):
     """An index built with one model asked to serve another."""
 
 

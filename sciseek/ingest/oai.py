@@ -19,6 +19,7 @@ import httpx
 from lxml import etree
 
 from sciseek import __version__
+from sciseek.errors import BadInput, OperationalError
 
 from .papers import InvalidPaper, Paper, paper_from_dict
 
@@ -52,14 +53,17 @@ class RunReport(Protocol):
         ...
 
 
-class HarvestError(Exception):
+class HarvestError(OperationalError):
     """A harvest that could not finish; what it committed before failing stays committed."""
 
     report: RunReport | None = None
 
 
-class ProtocolError(HarvestError):
-    """The repository answered a request with an OAI-PMH error (``code``)."""
+class ProtocolError(HarvestError, BadInput):
+    """The repository answered a request with an OAI-PMH error (``code``): it refused what was
+    asked (a bad set or date range), so it is bad input as well as a failed harvest."""
+
+    status = BadInput.status
 
     def __init__(self, code: str, message: str, url: str):
         super().__init__(f"{url}: OAI-PMH error {code}: {message}")

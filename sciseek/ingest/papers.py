@@ -7,11 +7,17 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sciseek.errors import BadInput
+
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
 
 
-class InvalidPaper(ValueError):
+class InvalidPaper(BadInput, ValueError):
     """A record that cannot become a Paper; the message says why."""
+
+
+class InvalidFilter(BadInput, ValueError):
+    """Search filters that cannot be applied (a bad date, an empty date range)."""
 
 
 @dataclass
@@ -61,9 +67,12 @@ class Filters:
         for name in ("date_from", "date_to"):
             value = getattr(self, name)
             if value is not None:
-                object.__setattr__(self, name, parse_date(value))
+                try:
+                    object.__setattr__(self, name, parse_date(value))
+                except InvalidPaper as e:
+                    raise InvalidFilter(str(e)) from None
         if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise InvalidPaper(f"date range is empty: {self.date_from} is after {self.date_to}")
+            raise InvalidFilter(f"date range is empty: {self.date_from} is after {self.date_to}")
 
     def __bool__(self) -> bool:
         return bool(self.date_from or self.date_to or self.categories or self.authors or self.ids)

@@ -17,12 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+from sciseek.errors import BadInput
+
 from .papers import InvalidPaper, Paper, paper_from_dict
 
 FORMATS = ("auto", "jsonl", "beir", "arxiv", "csv")
 
 
-class UnreadableSource(ValueError):
+class UnreadableSource(BadInput, ValueError):
     """A path that cannot be read at all (missing, a plain directory, corrupt container)."""
 
 

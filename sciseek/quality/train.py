@@ -29,10 +29,9 @@ from sciseek.index.models import (
     quiet_transformers,
     resolve_model,
 )
-from sciseek.ingest.readers import UnreadableSource
 from sciseek.search.rerank import MAX_LENGTH
 
-from .training_data import cluster_batches
+from .training_data import InvalidTraining, cluster_batches
 
 TRAINING_FILE = "sciseek-training.json"
 IN_BATCH_NEGATIVES = 2  # other queries' positives a cross-encoder also scores per query
@@ -124,7 +123,7 @@ def _trainer_settings(
 def _output_dir(out: Path) -> Iterator[Path]:
     """A temporary folder beside ``out`` renamed to ``out`` on success."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise UnreadableSource(f"{out}: exists and is not empty; choose a new --out")
+        raise InvalidTraining(f"{out}: exists and is not empty; choose a new --out")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
     try:
@@ -169,7 +168,7 @@ def train_encoder(
     from sentence_transformers.sentence_transformer.losses import MultipleNegativesRankingLoss
 
     if not rows:
-        raise UnreadableSource("no training pairs: nothing to train on")
+        raise InvalidTraining("no training pairs: nothing to train on")
     out = Path(out)
     transformers.set_seed(seed)
     encoder = base if isinstance(base, Encoder) else Encoder(base)
@@ -261,7 +260,7 @@ def calibrate(
                 cos.append(float(docs[row[pid]] @ qvec))
                 y.append(float(relevant))
     if not y or min(y) == max(y):
-        raise ValueError("calibration needs both relevant and non-relevant candidates")
+        raise InvalidTraining("calibration needs both relevant and non-relevant candidates")
     return fit(np.array(cos), np.array(y))
 
 
@@ -301,10 +300,10 @@ def train_cross_encoder(
 
     out = Path(out).expanduser()
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"{out}: exists and is not empty; choose a new output folder")
+        raise InvalidTraining(f"{out}: exists and is not empty; choose a new output folder")
     examples = [(q, p, list(ns)) for q, p, ns in examples if ns]
     if not examples:
-        raise ValueError("no training examples with negatives: nothing to train on")
+        raise InvalidTraining("no training examples with negatives: nothing to train on")
     width = max(len(ns) for _, _, ns in examples)
     rows = [(q, p, (ns * width)[:width]) for q, p, ns in examples]  # repeat to one width
     random.Random(seed).shuffle(rows)

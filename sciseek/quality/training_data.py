@@ -19,14 +19,19 @@ from pathlib import Path
 
 import numpy as np
 
+from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
-from sciseek.ingest.readers import UnreadableSource
 from sciseek.search.engine import Engine
 
 MINING_DEPTH = 30  # hard negatives come from this many top results of each retriever
 SKIP_TOP = 2  # ...minus this many at the very top, which are often unjudged positives
 RANDOM_SHARE = 0.25  # share of pairs whose negative is a random paper instead
 MIN_ABSTRACT_WORDS = 8  # a shorter abstract gives no unsupervised pair
+
+
+class InvalidTraining(BadInput, ValueError):
+    """A training run that cannot go ahead as asked: bad or missing training data, judgments
+    that must not be trained on, or an output folder already in use."""
 
 
 @dataclass(frozen=True)
@@ -47,9 +52,7 @@ def judged_pairs(dataset_dir: str | Path, split: str, store_texts: dict[str, str
     from .evaluation import load_dataset
 
     if split == "test":
-        raise UnreadableSource(
-            "refusing to train on the test judgments; use --split train (or dev)"
-        )
+        raise InvalidTraining("refusing to train on the test judgments; use --split train (or dev)")
     dataset = load_dataset(dataset_dir, split)
     positives: dict[str, list[str]] = {}
     for q in dataset.qrels:
@@ -77,21 +80,21 @@ def jsonl_pairs(path: str | Path, store_texts: dict[str, str]) -> list[Pair]:
             try:
                 obj = json.loads(line)
             except ValueError:
-                raise UnreadableSource(f"{where}: not valid JSON") from None
+                raise InvalidTraining(f"{where}: not valid JSON") from None
             if not isinstance(obj, dict) or not isinstance(obj.get("query"), str):
-                raise UnreadableSource(f'{where}: expected {{"query": ..., "paper": ID}}')
+                raise InvalidTraining(f'{where}: expected {{"query": ..., "paper": ID}}')
             query = obj["query"].strip()
             if not query:
-                raise UnreadableSource(f"{where}: empty query")
+                raise InvalidTraining(f"{where}: empty query")
             if "paper" in obj:
                 pid = str(obj["paper"])
                 if pid not in store_texts:
-                    raise UnreadableSource(f"{where}: paper {pid!r} is not in the data dir")
+                    raise InvalidTraining(f"{where}: paper {pid!r} is not in the data dir")
                 pairs.append(Pair(query, store_texts[pid], frozenset([pid])))
             elif isinstance(obj.get("positive"), str) and obj["positive"].strip():
                 pairs.append(Pair(query, obj["positive"].strip()))
             else:
-                raise UnreadableSource(f'{where}: needs "paper" (an id) or "positive" (a text)')
+                raise InvalidTraining(f'{where}: needs "paper" (an id) or "positive" (a text)')
     return pairs
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from sciseek.errors import BadInput
 from sciseek.index.lexical import LexicalIndex
 from sciseek.index.models import document_text
 from sciseek.index.vectors import DenseIndex, SparseIndex, describe
@@ -29,6 +30,23 @@ DEFAULT_MODE = "hybrid"
 MAX_K = 1000
 CANDIDATES = 100  # per retriever, before fusion
 RERANK_DEPTH = 50  # fused results a re-ranker re-scores
+
+
+class InvalidQuery(BadInput, ValueError):
+    """A search the engine cannot run as asked (k out of range, unknown mode or retriever)."""
+
+
+class NotADataDir(BadInput, NotADirectoryError):
+    """A data dir path that is not a directory (a file, or a path under a file)."""
+
+
+class UnknownPaper(BadInput, KeyError):
+    """No paper with that id; ``args[0]`` is the id."""
+
+    status = 404
+
+    def __str__(self) -> str:
+        return f"no paper with id {self.args[0]!r}"
 
 
 def default_data_dir() -> Path:
@@ -101,8 +119,11 @@ class Engine:
         """
         path = Path(data_dir) if data_dir is not None else default_data_dir()
         if path.exists() and not path.is_dir():
-            raise NotADirectoryError(f"data dir {path} is not a directory")
-        path.mkdir(parents=True, exist_ok=True)
+            raise NotADataDir(f"data dir {path} is not a directory")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except NotADirectoryError as e:  # a parent is a file
+            raise NotADataDir(str(e)) from None
         log = log or (lambda msg: print(msg, file=sys.stderr))
         store = Store(path / "sciseek.db")
         lexical = LexicalIndex(path / "lexical", store, log=log)
@@ -240,7 +261,7 @@ class Engine:
         self._check_k(k)
         rowid = self.store.rowid(paper_id)
         if rowid is None:
-            raise KeyError(paper_id)
+            raise UnknownPaper(paper_id)
         vector = self.vectors.vector(rowid)
         if vector is None:
             return []
@@ -255,13 +276,13 @@ class Engine:
     @staticmethod
     def _check_k(k: int) -> None:
         if not 1 <= k <= MAX_K:
-            raise ValueError(f"k must be between 1 and {MAX_K}, got {k}")
+            raise InvalidQuery(f"k must be between 1 and {MAX_K}, got {k}")
 
     def _retrieve(
         self, query: str, mode: str, k: int, filters: Filters | None
     ) -> list[tuple[int, float]]:
         if mode not in MODES:
-            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+            raise InvalidQuery(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self._check_k(k)
         depth = max(k, self.rerank_depth) if self.reranker is not None else k
         if mode == "hybrid":
@@ -304,7 +325,7 @@ class Engine:
         if name == "sparse":
             sparse = self.sparse
             return sparse.search(sparse.encode_query(query), depth, allowed)
-        raise ValueError(f"unknown retriever {name!r}")
+        raise InvalidQuery(f"unknown retriever {name!r}")
 
     def dense_query(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
         """The query's embedding, moved towards its top papers (Rocchio) when ``prf`` is set."""
@@ -354,7 +375,7 @@ class Engine:
         weights = self.weights if weights is None else weights
         names = [n for n, w in weights.items() if w > 0 and n in runs]
         if not names:
-            raise ValueError("no retriever with a positive weight")
+            raise InvalidQuery("no retriever with a positive weight")
         fused = fusion.fuse(
             [runs[n] for n in names], [weights[n] for n in names], method or self.fusion
         )
@@ -404,7 +425,7 @@ class Engine:
     def vote(self, paper_id: str, voter: str, on: bool = True) -> int:
         """Set one voter's upvote on a paper; returns its vote count."""
         if self.store.rowid(paper_id) is None:
-            raise KeyError(paper_id)
+            raise UnknownPaper(paper_id)
         return self.store.set_vote(paper_id, voter, on)
 
     def votes(self, paper_ids: list[str]) -> dict[str, int]:

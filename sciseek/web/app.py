@@ -22,9 +22,10 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from sciseek.digests.tokens import secret_key as _secret
-from sciseek.ingest.papers import Filters, InvalidPaper, Paper
+from sciseek.ingest.papers import Filters, InvalidFilter, Paper
 from sciseek.search.engine import MODES, Engine
 
+from .errors import add_error_handlers
 from .subscriptions import add_subscription_routes
 
 HERE = Path(__file__).parent
@@ -59,7 +60,7 @@ def _parse_filters(
             date_to=date_to or None,
             categories=tuple(c for c in (category or []) if c),
         )
-    except InvalidPaper as e:
+    except InvalidFilter as e:
         raise HTTPException(422, detail=str(e)) from None
     return f or None
 
@@ -67,6 +68,7 @@ def _parse_filters(
 def create_app(engine: Engine) -> FastAPI:
     """The FastAPI app serving ``engine``."""
     app = FastAPI(title="sciseek", version="1", summary="Search engine for scientific papers")
+    add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     templates = Jinja2Templates(directory=HERE / "templates")
     key = _secret(engine.data_dir)
