@@ -179,6 +179,7 @@ def test_argument_types_reject_with_the_rule(parse, value, error):
     assert str(raised.value) == error
 
 
+@pytest.mark.slow
 def test_data_dir_from_environment(tmp_path):
     env_dir = tmp_path / "home"
     import os

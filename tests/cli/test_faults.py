@@ -62,6 +62,7 @@ def _kill_after(proc, batches):
     return lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("batches", [0, 1, 5, 9])
 def test_sigkill_during_index_leaves_a_consistent_searchable_state(big_file, tmp_path, batches):
     data = tmp_path / "data"
@@ -101,6 +102,7 @@ def test_sigkill_during_index_leaves_a_consistent_searchable_state(big_file, tmp
     assert r.returncode == 0 and len(json.loads(r.stdout)["hits"]) == 3
 
 
+@pytest.mark.slow
 def test_search_while_indexing_in_another_process(big_file, tmp_path):
     data = tmp_path / "data"
     first = write_jsonl(tmp_path / "first.jsonl", synthetic_papers(100, start=N))
@@ -127,6 +129,7 @@ def test_search_while_indexing_in_another_process(big_file, tmp_path):
     assert stats["dense"]["documents"] == N + 100
 
 
+@pytest.mark.slow
 def test_kill_between_store_commit_and_index_commit(tmp_path, papers):
     """A store write whose index commit never happened is indexed by the next process."""
     data = tmp_path / "data"

@@ -399,6 +399,7 @@ def test_a_page_is_committed_before_its_token_is_recorded(repo, data_dir, monkey
     assert saved.totals["added"] == 3
 
 
+@pytest.mark.slow
 def test_killed_between_pages_the_next_run_resumes(cli, repo, data_dir, tmp_path):
     repo.routes = dict(THREE_PAGES)
     arrived, release = repo.hold(TOKEN_2)

@@ -30,6 +30,7 @@ def shared_engine(tmp_path_factory):
         yield e
 
 
+@pytest.mark.slow
 def test_encoder_loads_offline_in_a_fresh_process():
     code = (
         "import numpy as np\n"
@@ -144,6 +145,7 @@ def test_embeddings_are_stored_and_not_recomputed(tmp_path, papers, monkeypatch)
     assert calls == [1]
 
 
+@pytest.mark.slow
 def test_another_model_is_refused_clearly(tmp_path, papers):
     data = tmp_path / "d"
     with Engine.open(data) as e:

@@ -71,6 +71,7 @@ def trained(tiny, tmp_path_factory):
     return out, json.loads(r.stdout)
 
 
+@pytest.mark.slow
 def test_train_writes_a_model_that_eval_and_search_use(trained, tiny, tmp_path):
     out, summary = trained
     assert summary["pairs"] == 36 and summary["steps"] >= 4 and summary["seed"] == 42
@@ -105,6 +106,7 @@ def test_train_writes_a_model_that_eval_and_search_use(trained, tiny, tmp_path):
     assert r.returncode == 0 and "trained on tiny train" in r.stderr
 
 
+@pytest.mark.slow
 def test_training_is_refused_on_test_judgments_and_over_an_existing_model(trained, tiny, tmp_path):
     r = run_sciseek("train", str(tiny), "--split", "test", "--out", str(tmp_path / "m"))
     assert r.returncode == 2 and "test judgments" in r.stderr
@@ -112,6 +114,7 @@ def test_training_is_refused_on_test_judgments_and_over_an_existing_model(traine
     assert r.returncode == 2 and "not empty" in r.stderr
 
 
+@pytest.mark.slow
 def test_unsupervised_training_from_a_paper_file(tiny, tmp_path):
     out = tmp_path / "unsup"
     r = run_sciseek(
@@ -165,6 +168,7 @@ def test_interpolate_averages_floating_point_weights():
     assert model.weight.tolist() == [[0.5, 1.0]] and model.bias.tolist() == [2.5]
 
 
+@pytest.mark.slow
 def test_jsonl_pairs_name_their_bad_line(tiny, tmp_path):
     data = tmp_path / "data"
     assert run_sciseek("index", str(tiny / "corpus.jsonl"), data_dir=data).returncode == 0
@@ -186,6 +190,7 @@ def test_corpus_pairs_are_titles_with_their_abstracts():
     ]
 
 
+@pytest.mark.slow
 def test_unsupervised_training_refuses_a_corpus_without_titles(tmp_path):
     words = " ".join(f"w{i}" for i in range(30))
     beir = tmp_path / "untitled"  # like NPL: BEIR records with empty titles
@@ -230,6 +235,7 @@ def test_mined_negatives_are_never_positives_and_are_reproducible(tiny, tmp_path
         assert rows == mine_negatives(engine, pairs, texts, seed=3, random_share=0.0, skip_top=0)
 
 
+@pytest.mark.slow
 def test_tune_stores_weights_that_search_and_eval_then_use(tiny, tmp_path):
     data = tmp_path / "data"
     r = run_sciseek(

@@ -67,6 +67,7 @@ def reranker(trained):
     return Reranker(trained[0])
 
 
+@pytest.mark.slow
 def test_training_saves_a_loadable_cross_encoder(trained, reranker):
     path, lines = trained
     assert (path / "config.json").exists() and (path / "model.safetensors").exists()
@@ -146,6 +147,7 @@ def test_time_budget_stops_early_and_keeps_the_model_deterministically(tmp_path)
     np.testing.assert_array_equal(runs[0], runs[1])
 
 
+@pytest.mark.slow
 def test_cli_search_and_eval_rerank_with_the_trained_model(trained, tmp_path):
     from tests.helpers import FIXTURES, run_sciseek
 

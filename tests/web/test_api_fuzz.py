@@ -1,5 +1,6 @@
 """Property-based fuzzing of the OpenAPI schema with schemathesis: no input may cause a 5xx."""
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from schemathesis import openapi
 
@@ -10,6 +11,7 @@ from tests.helpers import FIXTURES
 EXAMPLES = 30  # per operation
 
 
+@pytest.mark.slow
 def test_no_generated_request_causes_a_server_error(tmp_path):
     with Engine.open(tmp_path / "data") as engine:
         engine.add(read_papers(FIXTURES / "papers.jsonl"))

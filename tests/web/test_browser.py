@@ -72,6 +72,7 @@ def browser():
         b.close()
 
 
+@pytest.mark.slow
 def test_search_open_similar_upvote_trending(server, browser, tmp_path):
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1100, "height": 900})
