@@ -30,13 +30,14 @@ from sciseek import Engine
 from sciseek.ingest.readers import read_valid
 from sciseek.quality.evaluation import evaluate, load_dataset
 from sciseek.search.feedback import PRF
+from sciseek.search.settings import Settings
 
 DATASETS = ("scifact", "cacm", "cranfield", "npl")
 ALL_DATASETS = (*DATASETS, "cisi", "med", "adi")  # the table's order
 
 
-def _engine(work: Path, dataset, model: str | None, tag: str, sparse: bool) -> Engine:
-    engine = Engine.open(work / f"{dataset.name}-{tag}", model=model)
+def _engine(work: Path, dataset, model: str | None, tag: str, sparse: bool, **options) -> Engine:
+    engine = Engine.open(work / f"{dataset.name}-{tag}", model=model, **options)
     papers = list(read_valid(dataset.corpus, "beir"))
     start = time.perf_counter()
     engine.add(papers)
@@ -165,13 +166,21 @@ def main() -> None:
                 rerank = args.reranker
             elif row != "hybrid":
                 raise SystemExit(f"unknown row {row}")
-            engine = _engine(work, dataset, model, tag, "sparse" in weights)
-            engine.fusion, engine.weights, engine.prf = fusion, weights, use_prf
+            reranker = None
             if rerank:
                 from sciseek.search.rerank import Reranker
 
-                engine.reranker = Reranker(rerank)
-                engine.rerank_depth = args.rerank_depth
+                reranker = Reranker(rerank)
+            engine = _engine(
+                work,
+                dataset,
+                model,
+                tag,
+                "sparse" in weights,
+                settings=Settings(fusion, weights, use_prf),
+                reranker=reranker,
+                rerank_depth=args.rerank_depth,
+            )
             result = evaluate(engine, dataset, mode)
             record = {
                 "dataset": name,

@@ -23,6 +23,7 @@ import faiss
 import numpy as np
 
 from sciseek import Engine
+from sciseek.search import listings
 
 
 def _p50(index: faiss.Index, queries: np.ndarray) -> float:
@@ -44,7 +45,7 @@ def main() -> None:
     real = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), -1)
     dim = real.shape[1]
     with Engine.open(args.data_dir, log=lambda m: None) as engine:
-        titles = [p.title for p in random.Random(0).sample(engine.new(len(blobs)), 200)]
+        titles = [p.title for p in random.Random(0).sample(listings.new(engine, len(blobs)), 200)]
         queries = engine.dense.encoder.encode_queries(titles)
     print(f"faiss {faiss.__version__}, {faiss.omp_get_max_threads()} threads, dim {dim}\n")
 

@@ -63,7 +63,7 @@ def _pairs(shared: Path, work: Path, spec: str, depth: int, model: str | None = 
         for q in ds.qrels:
             if q.relevance > 0:
                 relevant.setdefault(q.query_id, set()).add(q.doc_id)
-        dense = engine.vectors
+        dense = engine.dense
         pairs: list[tuple[float, int]] = []
         total = 0
         for qid, text in ds.queries.items():

@@ -21,15 +21,16 @@ from scipy import stats
 from sciseek import Engine
 from sciseek.quality.evaluation import load_dataset, run_queries
 from sciseek.search.indexing import index_files
+from sciseek.search.settings import Settings
 
 NDCG = ir_measures.nDCG @ 10
 
 
 def per_query(work: Path, dataset, model: str | None, tag: str, mode: str) -> dict[str, float]:
     """nDCG@10 of every judged query (0 for a query with no hit)."""
-    engine = Engine.open(work / f"{dataset.name}-{tag}", model=model)
+    settings = Settings("zscore", {"bm25": 0.4, "dense": 0.6})
+    engine = Engine.open(work / f"{dataset.name}-{tag}", model=model, settings=settings)
     index_files(engine, [dataset.corpus], "beir")
-    engine.fusion, engine.weights = "zscore", {"bm25": 0.4, "dense": 0.6}
     run = [
         ir_measures.ScoredDoc(qid, d, s)
         for qid, hits in run_queries(engine, dataset, mode).items()

@@ -16,6 +16,7 @@ from pathlib import Path
 from sciseek import Engine
 from sciseek.quality.evaluation import evaluate, load_dataset
 from sciseek.search.indexing import index_files
+from sciseek.search.settings import Settings
 
 DATASETS = ("scifact", "cacm", "cranfield", "npl", "cisi", "med", "adi")
 FUSION_VARIANTS = [
@@ -46,17 +47,16 @@ def main() -> None:
             index_files(engine, [ds.corpus], "beir")
             engine.sparse  # noqa: B018 - builds the SPLADE index
             build = time.perf_counter() - start
-            default = (engine.fusion, dict(engine.weights))
             modes[name] = {}
             for mode in ("bm25", "dense", "sparse", "hybrid"):
                 r = evaluate(engine, ds, mode)
                 modes[name][mode] = {**r.metrics, "seconds": r.seconds}
-            fusions[name] = []
-            for method, weights in [] if args.no_fusion else FUSION_VARIANTS:
-                engine.fusion, engine.weights = method, weights
-                r = evaluate(engine, ds, "hybrid")
-                fusions[name].append((method, weights, r.metrics))
-            engine.fusion, engine.weights = default
+        fusions[name] = []
+        for method, weights in [] if args.no_fusion else FUSION_VARIANTS:
+            settings = Settings(method, weights)
+            with Engine.open(Path(args.work) / name, log=lambda m: None, settings=settings) as e:
+                r = evaluate(e, ds, "hybrid")
+            fusions[name].append((method, weights, r.metrics))
         print(f"{name}: indexed (first run encodes) in {build:.0f} s", flush=True)
         for mode, m in modes[name].items():
             print(

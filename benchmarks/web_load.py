@@ -21,6 +21,7 @@ import time
 import httpx
 
 from sciseek import Engine
+from sciseek.search import listings
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     parser.add_argument("--mode", default="hybrid")
     args = parser.parse_args()
     with Engine.open(args.data_dir, log=lambda m: None) as engine:
-        papers = engine.new(5000)
+        papers = listings.new(engine, 5000)
         n = engine.stats()["papers"]
     rng = random.Random(0)
     queries = [" ".join(p.title.split()[:8]) for p in rng.sample(papers, 500)]

@@ -111,7 +111,7 @@ def test_main_maps_the_tree(monkeypatch, capsys, tmp_path, error, code, line):
     def fail(args):
         raise error
 
-    monkeypatch.setattr(importlib.import_module("sciseek.cli.main"), "cmd_stats", fail)
+    monkeypatch.setattr(importlib.import_module("sciseek.cli.commands"), "cmd_stats", fail)
     assert main(["stats", "--data-dir", str(tmp_path)]) == code
     err = capsys.readouterr().err
     assert err.strip().splitlines() == [err.strip()] and err.startswith(line), err

@@ -13,9 +13,9 @@ from tqdm import tqdm
 
 from sciseek.errors import BadInput
 from sciseek.ingest.papers import Filters, InvalidFilter
-from sciseek.search.engine import Engine, default_data_dir
+from sciseek.search.engine import RERANK_DEPTH, Engine, default_data_dir
 from sciseek.search.feedback import PRF
-from sciseek.search.settings import RETRIEVERS
+from sciseek.search.settings import RETRIEVERS, Settings, load_settings
 
 BATCH = 2000
 ERROR_CAP = 20
@@ -48,21 +48,29 @@ def _work_dir(data_dir: str | None, prefix: str) -> Iterator[Path]:
 
 
 def _engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Engine:
-    engine = Engine.open(
-        data_dir or args.data_dir or default_data_dir(), model=getattr(args, "model", None)
-    )
-    if getattr(args, "fusion", None):
-        engine.fusion = args.fusion
-    if getattr(args, "weights", None):
-        engine.weights = args.weights
-    if getattr(args, "prf", None):
-        engine.prf = None if args.prf == "off" else args.prf
+    """The engine of the command's data dir, with its retrieval options applied."""
+    path = Path(data_dir or args.data_dir or default_data_dir())
+    fusion, weights, prf = (getattr(args, name, None) for name in ("fusion", "weights", "prf"))
+    settings = None
+    if fusion or weights or prf:
+        stored = load_settings(path) if path.is_dir() else Settings()
+        settings = Settings(
+            fusion or stored.fusion,
+            weights or stored.weights,
+            stored.prf if not prf else None if prf == "off" else prf,
+        )
+    reranker = None
     if getattr(args, "rerank", None):
         from sciseek.search.rerank import Reranker
 
-        engine.reranker = Reranker(args.rerank)
-        engine.rerank_depth = args.rerank_depth
-    return engine
+        reranker = Reranker(args.rerank)
+    return Engine.open(
+        path,
+        model=getattr(args, "model", None),
+        settings=settings,
+        reranker=reranker,
+        rerank_depth=getattr(args, "rerank_depth", RERANK_DEPTH),
+    )
 
 
 def _prf(value: str) -> PRF | str:

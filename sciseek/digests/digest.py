@@ -27,6 +27,7 @@ from urllib.parse import quote
 from sciseek.digests import mail
 from sciseek.errors import OperationalError
 from sciseek.ingest.papers import Filters, Paper
+from sciseek.search import listings
 from sciseek.search.engine import Engine
 from sciseek.search.relevance import THRESHOLD
 from sciseek.storage.clock import utcnow
@@ -93,7 +94,7 @@ def select(
             if p.id in seeds or score is None:
                 continue
             if score >= threshold and (p.id not in best or score > best[p.id].relevance):
-                snippet = _one_line(engine.snippet(p, query))
+                snippet = _one_line(listings.snippet(engine, p, query))
                 best[p.id] = Match(p, score, reason, snippet)
 
     for query in interests.queries:

@@ -142,7 +142,7 @@ def collect_runs(
     dataset: Dataset,
     retrievers: Sequence[str],
     progress: Callable[[int], None] | None = None,
-) -> dict[str, dict[str, dict[int, float]]]:
+) -> dict[str, dict[str, dict[str, float]]]:
     """Every retriever's candidates for every judged query: {query id: {retriever: run}}."""
     out = {}
     for qid, text in dataset.queries.items():
@@ -164,7 +164,7 @@ def _weight_grid(names: Sequence[str], step: float) -> list[dict[str, float]]:
 def tune_fusion(
     engine: Engine,
     dataset: Dataset,
-    runs: dict[str, dict[str, dict[int, float]]],
+    runs: dict[str, dict[str, dict[str, float]]],
     *,
     step: float = 0.1,
     methods: Sequence[str] = ("zscore", "minmax"),
@@ -176,15 +176,13 @@ def tune_fusion(
     ``runs`` come from ``collect_runs`` on the same (train or dev) queries.
     """
     names = sorted({n for per_query in runs.values() for n in per_query})
-    rowids = {r for per_query in runs.values() for run in per_query.values() for r in run}
-    ids = engine.store.ids_by_rowids(sorted(rowids))
     results = []
     for method in methods:
         for weights in _weight_grid(names, step):
             run = {}
             for qid, per_query in runs.items():
                 fused = engine.fuse(per_query, RUN_DEPTH + 1, weights, method)
-                run[qid] = [(ids[r], s) for r, s in fused if r in ids and ids[r] != qid]
+                run[qid] = [(pid, s) for pid, s in fused if pid != qid]
             results.append((evaluate_run(run, dataset)[metric], method, weights))
             if progress:
                 progress(1)

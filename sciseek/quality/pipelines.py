@@ -16,7 +16,7 @@ from sciseek.index.models import document_text
 from sciseek.ingest.readers import ReadError, UnreadableSource, read_valid
 from sciseek.search.engine import Engine
 from sciseek.search.relevance import save_calibration
-from sciseek.search.settings import RETRIEVERS
+from sciseek.search.settings import RETRIEVERS, Settings
 
 from . import training_data
 from .evaluation import Dataset, collect_runs, tune_fusion
@@ -256,7 +256,7 @@ def tune_weights(
     if not 0 < step <= 0.5:
         raise ValueError("--step must be in (0, 0.5]")
     index_corpus(engine, dataset.corpus, on_error=lambda e: log(f"warning: {e}"), bars=bars)
-    if trained_on(engine.vectors.model_path) == judged(dataset.name, split):
+    if trained_on(engine.dense.model_path) == judged(dataset.name, split):
         log(
             f"warning: the encoder was trained on {dataset.name} {split}; weights tuned "
             "on the queries it learned favour it. Tune on judged queries it was not trained "
@@ -270,8 +270,8 @@ def tune_weights(
     with bars(None, "trying weights", unit="setting") as bar:
         results = tune_fusion(engine, dataset, runs, step=step, progress=bar.update)
     score, method, weights = results[0]
-    engine.fusion, engine.weights = method, weights
     path = engine.save_config(
+        Settings(method, weights, engine.prf),
         tuned_on=f"{dataset.name} {split} ({len(dataset.queries)} queries)",
         tuned_ndcg_at_10=score,
     )

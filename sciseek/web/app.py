@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 
 from sciseek.digests.tokens import secret_key as _secret
 from sciseek.ingest.papers import Filters, InvalidFilter, Paper
+from sciseek.search import listings
 from sciseek.search.engine import MODES, Engine
 
 from .errors import add_error_handlers
@@ -183,7 +184,8 @@ def create_app(engine: Engine) -> FastAPI:
             "offset": offset,
             "more": more,
             "hits": [
-                {**h.to_dict(), "snippet": _snippet_json(engine.snippet(h.paper, q))} for h in hits
+                {**h.to_dict(), "snippet": _snippet_json(listings.snippet(engine, h.paper, q))}
+                for h in hits
             ],
         }
 
@@ -197,7 +199,7 @@ def create_app(engine: Engine) -> FastAPI:
     def api_paper(paper_id: str) -> dict[str, Any]:
         """One paper with its upvote count."""
         paper = paper_or_404(paper_id)
-        return _paper_json(paper, votes=engine.votes([paper_id]).get(paper_id, 0))
+        return _paper_json(paper, votes=listings.votes(engine, [paper_id]).get(paper_id, 0))
 
     @app.get("/api/new")
     def api_new(
@@ -205,7 +207,7 @@ def create_app(engine: Engine) -> FastAPI:
         offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
     ) -> dict[str, Any]:
         """Most recently published papers."""
-        return {"papers": [_paper_json(p) for p in engine.new(k, offset)]}
+        return {"papers": [_paper_json(p) for p in listings.new(engine, k, offset)]}
 
     @app.get("/api/trending")
     def api_trending(
@@ -215,7 +217,7 @@ def create_app(engine: Engine) -> FastAPI:
         return {
             "papers": [
                 _paper_json(p, votes=v, score=round(s, 6))
-                for p, v, s in engine.trending(k, days=days)
+                for p, v, s in listings.trending(engine, k, days=days)
             ]
         }
 
@@ -223,7 +225,7 @@ def create_app(engine: Engine) -> FastAPI:
         same_site(request)
         paper_or_404(paper_id)
         ident = voter(request) or new_voter(response)
-        count = engine.vote(paper_id, ident, on)
+        count = listings.vote(engine, paper_id, ident, on)
         return {"id": paper_id, "upvoted": on, "votes": count}
 
     @app.post("/api/papers/{paper_id:path}/upvote")
@@ -261,7 +263,7 @@ def create_app(engine: Engine) -> FastAPI:
         filters = _parse_filters(date_from, date_to, [category] if category else None)
         start = time.perf_counter()
         found, more = run_search(q, mode, PAGE_SIZE, (page_no - 1) * PAGE_SIZE, filters)
-        hits = [{"paper": h.paper, "snippet": engine.snippet(h.paper, q)} for h in found]
+        hits = [{"paper": h.paper, "snippet": listings.snippet(engine, h.paper, q)} for h in found]
 
         def page_url(n: int) -> str:
             params = {
@@ -294,8 +296,8 @@ def create_app(engine: Engine) -> FastAPI:
             "paper.html",
             paper=paper,
             similar=engine.similar(paper_id, 5),
-            votes=engine.votes([paper_id]).get(paper_id, 0),
-            voted=bool(ident and engine.voted(ident, paper_id)),
+            votes=listings.votes(engine, [paper_id]).get(paper_id, 0),
+            voted=bool(ident and listings.voted(engine, ident, paper_id)),
         )
         if ident is None:
             new_voter(response)
@@ -309,7 +311,7 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.get("/new", response_class=HTMLResponse, include_in_schema=False)
     def new_page(request: Request):
-        items = [{"paper": p, "votes": None} for p in engine.new(30)]
+        items = [{"paper": p, "votes": None} for p in listings.new(engine, 30)]
         return page(
             request,
             "list.html",
@@ -321,7 +323,7 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.get("/trending", response_class=HTMLResponse, include_in_schema=False)
     def trending_page(request: Request):
-        items = [{"paper": p, "votes": v} for p, v, _ in engine.trending(30)]
+        items = [{"paper": p, "votes": v} for p, v, _ in listings.trending(engine, 30)]
         return page(
             request,
             "list.html",

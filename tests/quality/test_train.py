@@ -17,6 +17,7 @@ from sciseek.quality.training_data import (
 )
 from sciseek.search.feedback import PRF
 from sciseek.search.relevance import calibration, fit, relevance
+from sciseek.search.settings import Settings
 from tests.helpers import run_sciseek, write_jsonl
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -270,17 +271,19 @@ def test_rm3_feedback_retrieves_papers_sharing_the_feedback_vocabulary(tmp_path)
     with _prf_engine(tmp_path) as engine:
         plain = [h.paper.id for h in engine.search("zebrafish regeneration", mode="bm25")]
         assert "target" not in plain
-        engine.prf = PRF(docs=2, terms=5, query_weight=0.5, beta=0.0)
-        expanded = [h.paper.id for h in engine.search("zebrafish regeneration", mode="bm25")]
+        prf = Settings(prf=PRF(docs=2, terms=5, query_weight=0.5, beta=0.0))
+        with Engine.open(engine.data_dir, settings=prf) as with_prf:
+            expanded = [h.paper.id for h in with_prf.search("zebrafish regeneration", mode="bm25")]
         assert expanded[:2] == plain[:2] and "target" in expanded
 
 
 def test_rocchio_moves_the_dense_query_towards_its_top_papers(engine):
     query = "graph neural networks"
     plain = engine.dense_query(query)
-    engine.prf = PRF(docs=3, alpha=1.0, beta=1.0)
-    moved = engine.dense_query(query)
-    top = [engine.vectors.vector(r) for r, _ in engine.vectors.search(plain, 3)]
+    rocchio = Settings(prf=PRF(docs=3, alpha=1.0, beta=1.0))
+    with Engine.open(engine.data_dir, settings=rocchio) as with_prf:
+        moved = with_prf.dense_query(query)
+    top = [engine.dense.vector(r) for r, _ in engine.dense.search(plain, 3)]
     expected = plain + np.mean(top, axis=0)
     np.testing.assert_allclose(moved, expected / np.linalg.norm(expected), atol=1e-5)
 
@@ -291,7 +294,7 @@ def test_min_score_keeps_only_calibrated_relevant_results(engine):
     assert everything and all(h.relevance is not None for h in everything)
     qvec = engine.dense_query(query)
     for h in everything:
-        cos = float(engine.vectors.vector(engine.store.rowid(h.paper.id)) @ qvec)
+        cos = float(engine.dense.vector(engine.store.rowid(h.paper.id)) @ qvec)
         assert h.relevance == pytest.approx(relevance(cos), abs=1e-5)
     cut = sorted(h.relevance for h in everything)[len(everything) // 2]
     kept = engine.search(query, mode="bm25", k=20, min_score=cut)
@@ -316,20 +319,21 @@ class _ReverseReranker:
 def test_rerank_stage_reorders_the_top_and_keeps_the_rest(engine):
     query = "neural networks for retrieval"
     before = engine.search_ids(query, mode="bm25", k=8)
-    engine.reranker, engine.rerank_depth = _ReverseReranker(), 4
-    after = engine.search_ids(query, mode="bm25", k=8)
+    reranker = _ReverseReranker()
+    with Engine.open(engine.data_dir, reranker=reranker, rerank_depth=4) as reranked:
+        after = reranked.search_ids(query, mode="bm25", k=8)
     assert [i for i, _ in after[:4]] == [i for i, _ in before[:4]][::-1]
     assert [i for i, _ in after[4:]] == [i for i, _ in before[4:8]]
     assert [s for _, s in after] == sorted((s for _, s in after), reverse=True)
-    assert len(engine.reranker.seen[0]) == 4  # only the top rerank_depth are re-scored
+    assert len(reranker.seen[0]) == 4  # only the top rerank_depth are re-scored
 
 
 def test_a_bad_stored_config_is_a_clear_error(tmp_path):
     data = tmp_path / "data"
     with Engine.open(data) as engine:
-        engine.weights = {"bm25": 0.3, "sparse": 0.7}
-        engine.prf = PRF(docs=5)
-        engine.save_config(tuned_on="hand")
+        engine.save_config(
+            Settings("zscore", {"bm25": 0.3, "sparse": 0.7}, PRF(docs=5)), tuned_on="hand"
+        )
     with Engine.open(data) as engine:
         assert engine.weights == {"bm25": 0.3, "sparse": 0.7} and engine.prf == PRF(docs=5)
     (data / "config.json").write_text('{"weights": {"bm25": "x"}}')

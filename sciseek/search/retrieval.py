@@ -1,0 +1,189 @@
+"""The search path: one query's retrievers, fusion, re-ranking and exact-match pinning.
+
+``Retrieval.ranked`` is what ``Engine.search`` runs: each retriever's candidates (BM25 with RM3,
+dense with Rocchio, SPLADE) from the indexes, fused by normalised scores or ranks (``fusion``),
+the top re-scored by a cross-encoder when one is set, and a paper whose id or exact title is
+the query put first. Rankings here are (store row id, score) pairs; the engine turns them into
+papers and paper ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sciseek.errors import BadInput
+from sciseek.index.models import document_text
+from sciseek.ingest.papers import Filters, normalise_id
+
+from . import feedback, fusion
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+MODES = ("bm25", "dense", "sparse", "hybrid")
+DEFAULT_MODE = "hybrid"
+MAX_K = 1000
+CANDIDATES = 100  # per retriever, before fusion
+RERANK_DEPTH = 50  # fused results a re-ranker re-scores
+
+
+class InvalidQuery(BadInput, ValueError):
+    """A search the engine cannot run as asked (k out of range, unknown mode or retriever)."""
+
+
+def check_k(k: int) -> None:
+    """Refuse a result count outside 1..MAX_K."""
+    if not 1 <= k <= MAX_K:
+        raise InvalidQuery(f"k must be between 1 and {MAX_K}, got {k}")
+
+
+class Retrieval:
+    """The search path over one engine's store and indexes, with its settings."""
+
+    def __init__(self, engine: Engine, reranker: Any = None, rerank_depth: int = RERANK_DEPTH):
+        self.engine = engine
+        self.reranker = reranker
+        self.rerank_depth = rerank_depth
+
+    def ranked(
+        self, query: str, mode: str, k: int, filters: Filters | None
+    ) -> list[tuple[int, float]]:
+        """The top-k (row id, score) for a query in one mode."""
+        if mode not in MODES:
+            raise InvalidQuery(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        check_k(k)
+        settings = self.engine.settings
+        depth = max(k, self.rerank_depth) if self.reranker is not None else k
+        if mode == "hybrid":
+            names = [n for n, w in settings.weights.items() if w > 0]
+            runs = self.runs(query, names, filters, exact_dense=settings.fusion != "rrf")
+            ranked = [(int(r), s) for r, s in self.fuse(runs, depth)]
+        else:
+            allowed = self.engine.lexical.filter_rowids(filters) if filters else None
+            ranked = self.run(mode, query, depth, filters, allowed)
+        if self.reranker is not None:
+            ranked = self.rerank(query, ranked)
+        return self.pin_exact(query, ranked[:k], k, filters)
+
+    def runs(
+        self,
+        query: str,
+        retrievers: Iterable[str],
+        filters: Filters | None,
+        *,
+        exact_dense: bool,
+    ) -> dict[str, dict[int, float]]:
+        """Each retriever's top candidates {row id: score}; dense also scores the others'."""
+        allowed = self.engine.lexical.filter_rowids(filters) if filters else None
+        depth = max(CANDIDATES, self.rerank_depth if self.reranker is not None else 0)
+        out: dict[str, dict[int, float]] = {}
+        qvec = None
+        for name in retrievers:
+            if name == "dense":
+                qvec = self.dense_query(query, allowed)
+            out[name] = dict(self.run(name, query, depth, filters, allowed, qvec))
+        if qvec is not None and exact_dense:
+            missing = {r for run in out.values() for r in run} - out["dense"].keys()
+            out["dense"].update(self.engine.dense.scores(qvec, sorted(missing)))
+        return out
+
+    def run(
+        self,
+        name: str,
+        query: str,
+        depth: int,
+        filters: Filters | None,
+        allowed: np.ndarray | None,
+        qvec: np.ndarray | None = None,
+    ) -> list[tuple[int, float]]:
+        """One retriever's ranking, with pseudo-relevance feedback when ``prf`` is set."""
+        if name == "bm25":
+            return self.bm25_run(query, depth, filters)
+        if name == "dense":
+            qvec = self.dense_query(query, allowed) if qvec is None else qvec
+            return self.engine.dense.search(qvec, depth, allowed)
+        if name == "sparse":
+            sparse = self.engine.sparse
+            return sparse.search(sparse.encode_query(query), depth, allowed)
+        raise InvalidQuery(f"unknown retriever {name!r}")
+
+    # -- pseudo-relevance feedback: RM3 for BM25, Rocchio for dense ---------------------------
+
+    def bm25_run(self, query: str, depth: int, filters: Filters | None) -> list[tuple[int, float]]:
+        """BM25's ranking, expanded with RM3 from its top papers when ``prf`` is set."""
+        lexical = self.engine.lexical
+        ranked = lexical.search(query, depth, filters)
+        prf = self.engine.prf
+        if prf is None or prf.query_weight >= 1.0 or not ranked:
+            return ranked
+        top = ranked[: prf.docs]
+        papers = self.engine.store.get_by_rowids([r for r, _ in top])
+        docs = [(lexical.terms(document_text(papers[r])), s) for r, s in top if r in papers]
+        weights = feedback.rm3(lexical.terms(query), docs, prf.terms, prf.query_weight)
+        return lexical.search_weighted(weights, depth, filters)
+
+    def dense_query(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
+        """The query's embedding, moved towards its top papers (Rocchio) when ``prf`` is set."""
+        dense = self.engine.dense
+        qvec = dense.encode_query(query)
+        prf = self.engine.prf
+        if prf is None or prf.beta == 0:
+            return qvec
+        top = dense.search(qvec, prf.docs, allowed)
+        docs = [v for v in (dense.vector(r) for r, _ in top) if v is not None]
+        if not docs:
+            return qvec
+        return feedback.rocchio(qvec, np.stack(docs), prf.alpha, prf.beta)
+
+    # -- fusion, re-ranking, exact matches ---------------------------------------------------
+
+    def fuse(
+        self,
+        runs: Mapping[str, Mapping[Any, float]],
+        k: int,
+        weights: Mapping[str, float] | None = None,
+        method: str | None = None,
+    ) -> list[tuple[Any, float]]:
+        """Top-k of the runs fused with ``weights`` and ``method`` (default: the settings')."""
+        settings = self.engine.settings
+        weights = settings.weights if weights is None else weights
+        names = [n for n, w in weights.items() if w > 0 and n in runs]
+        if not names:
+            raise InvalidQuery("no retriever with a positive weight")
+        fused = fusion.fuse(
+            [runs[n] for n in names], [weights[n] for n in names], method or settings.fusion
+        )
+        return fusion.top(fused, k)
+
+    def rerank(self, query: str, ranked: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        """The top ``rerank_depth`` re-scored by the re-ranker, the rest below in order."""
+        depth = self.rerank_depth
+        head = ranked[:depth]
+        papers = self.engine.store.get_by_rowids([r for r, _ in head])
+        candidates = [(r, document_text(papers[r])) for r, _ in head if r in papers]
+        reranked = self.reranker.rerank(query, candidates, depth)
+        floor = min((s for _, s in reranked), default=0.0)
+        tail = ranked[depth:]
+        return reranked + [(r, floor - 1.0 - i) for i, (r, _) in enumerate(tail)]
+
+    def pin_exact(
+        self, query: str, ranked: list[tuple[int, float]], k: int, filters: Filters | None
+    ) -> list[tuple[int, float]]:
+        """Put a paper whose id or exact title is the query first."""
+        exact = []
+        rowid = self.engine.store.rowid(normalise_id(query))
+        if rowid is not None:
+            exact.append(rowid)
+        exact += [r for r in self.engine.store.rowids_by_title(query) if r not in exact]
+        if not exact:
+            return ranked
+        if filters:
+            papers = self.engine.store.get_by_rowids(exact)
+            exact = [r for r in exact if r in papers and filters.matches(papers[r])]
+        top_score = max((s for _, s in ranked), default=0.0)
+        pinned = [(r, top_score + 1.0 - i * 1e-6) for i, r in enumerate(exact)]
+        rest = [(r, s) for r, s in ranked if r not in set(exact)]
+        return (pinned + rest)[:k]
