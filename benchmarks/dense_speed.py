@@ -58,7 +58,7 @@ def encoding(papers: list[Paper]) -> list[tuple[str, float]]:
     ]
     precision = enc.precision
     enc.precision = "fp32"
-    enc._autocast = lambda: torch.autocast("cpu", enabled=False)
+    enc.autocast = lambda: torch.autocast("cpu", enabled=False)
     rows.append(
         (
             "sciseek Encoder, fp32 (token-budget length-sorted batches only)",

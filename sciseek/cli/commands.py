@@ -20,8 +20,8 @@ from sciseek.search.engine import MAX_K, Engine, default_data_dir
 from sciseek.search.indexing import Batch, FileReport, index_files
 from sciseek.search.relevance import THRESHOLD
 
-from .common import BATCH, ERROR_CAP, UsageError, _engine, _filters, _progress
-from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, _harvest
+from .common import BATCH, ERROR_CAP, UsageError, filters_of, open_engine, progress_bar
+from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, run_harvest
 
 # -- index ---------------------------------------------------------------------------------
 
@@ -73,7 +73,7 @@ def index_paths(
             file=sys.stderr,
         )
 
-    with _progress(None, "indexing") as bar:
+    with progress_bar(None, "indexing") as bar:
         report = index_files(
             engine,
             paths,
@@ -105,7 +105,7 @@ def index_paths(
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         return index_paths(
             engine,
             args.paths,
@@ -139,8 +139,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     query = " ".join(args.query).strip()
     if not query:
         raise UsageError("empty query")
-    filters = _filters(args)
-    with _engine(args) as engine:
+    filters = filters_of(args)
+    with open_engine(args) as engine:
         hits = engine.search(
             query, mode=args.mode, k=args.k, filters=filters, min_score=args.min_score
         )
@@ -157,8 +157,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_similar(args: argparse.Namespace) -> int:
-    filters = _filters(args)
-    with _engine(args) as engine:
+    filters = filters_of(args)
+    with open_engine(args) as engine:
         if engine.get(args.id) is None:
             raise UsageError(f"no paper with id {args.id!r}")
         hits = engine.similar(args.id, k=args.k, filters=filters)
@@ -174,7 +174,10 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     dense_dir = data_dir / "dense"
     if dense_dir.exists():
         shutil.rmtree(dense_dir)
-    with _engine(args, data_dir) as engine, _progress(engine.store.count(), "encoding") as bar:
+    with (
+        open_engine(args, data_dir) as engine,
+        progress_bar(engine.store.count(), "encoding") as bar,
+    ):
         engine.sync(bar.update)
         stats = engine.stats()
     print(
@@ -184,7 +187,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         paper = engine.get(args.id)
     if paper is None:
         raise UsageError(f"no paper with id {args.id!r}")
@@ -193,7 +196,7 @@ def cmd_get(args: argparse.Namespace) -> int:
 
 
 def cmd_delete(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         deleted = engine.delete(args.ids)
     missing = [i for i in dict.fromkeys(args.ids) if i not in set(deleted)]
     print(f"deleted {len(deleted)} papers")
@@ -205,7 +208,7 @@ def cmd_delete(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         stats = engine.stats()
     if args.json:
         print(json.dumps(stats))
@@ -234,7 +237,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"harvesting arXiv {DEMO_SET} since {since} ({', '.join(DEMO_CATEGORIES)});"
                 " this takes a few minutes"
             )
-            code = _harvest(
+            code = run_harvest(
                 engine,
                 [DEMO_SET],
                 date_from=since.isoformat(),
@@ -256,7 +259,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from sciseek.web.app import serve
 
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         print(
             f"serving {engine.store.count()} papers on http://{args.host}:{args.port}/ "
             "(Ctrl-C stops)",

@@ -25,7 +25,7 @@ class UsageError(BadInput):
     """Bad usage or bad input: exit code 2."""
 
 
-def _progress(total: int | None, desc: str, unit: str = "paper") -> tqdm:
+def progress_bar(total: int | None, desc: str, unit: str = "paper") -> tqdm:
     return tqdm(
         total=total,
         desc=desc,
@@ -38,7 +38,7 @@ def _progress(total: int | None, desc: str, unit: str = "paper") -> tqdm:
 
 
 @contextmanager
-def _work_dir(data_dir: str | None, prefix: str) -> Iterator[Path]:
+def work_dir(data_dir: str | None, prefix: str) -> Iterator[Path]:
     """``data_dir`` if given, else a temporary directory removed afterwards."""
     if data_dir:
         yield Path(data_dir)
@@ -47,7 +47,7 @@ def _work_dir(data_dir: str | None, prefix: str) -> Iterator[Path]:
             yield Path(tmp)
 
 
-def _engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Engine:
+def open_engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Engine:
     """The engine of the command's data dir, with its retrieval options applied."""
     path = Path(data_dir or args.data_dir or default_data_dir())
     fusion, weights, prf = (getattr(args, name, None) for name in ("fusion", "weights", "prf"))
@@ -73,7 +73,7 @@ def _engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Eng
     )
 
 
-def _prf(value: str) -> PRF | str:
+def prf_option(value: str) -> PRF | str:
     from sciseek.search.feedback import parse
 
     if value.strip() == "off":
@@ -84,7 +84,7 @@ def _prf(value: str) -> PRF | str:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
-def _weights(value: str) -> dict[str, float]:
+def weights_option(value: str) -> dict[str, float]:
     weights: dict[str, float] = {}
     for part in value.split(","):
         name, _, number = part.partition("=")
@@ -104,7 +104,7 @@ def _weights(value: str) -> dict[str, float]:
     return weights
 
 
-def _filters(args: argparse.Namespace) -> Filters | None:
+def filters_of(args: argparse.Namespace) -> Filters | None:
     try:
         f = Filters(
             date_from=args.date_from,

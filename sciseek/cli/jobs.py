@@ -15,7 +15,7 @@ from sciseek.cli import arguments
 from sciseek.digests.interests import FREQUENCIES, make_interests, normalise_email
 from sciseek.search.engine import Engine, default_data_dir
 
-from .common import UsageError, _engine, _progress
+from .common import UsageError, open_engine, progress_bar
 
 # -- harvest -------------------------------------------------------------------------------
 
@@ -24,7 +24,7 @@ DEMO_CATEGORIES = ("cs.CL", "cs.IR", "cs.LG")
 DEMO_DAYS = 3
 
 
-def _harvest(
+def run_harvest(
     engine: Engine,
     sets: Sequence[str],
     *,
@@ -46,7 +46,7 @@ def _harvest(
     try:
         with Harvester(engine, endpoint=endpoint, delay=delay, log=log) as harvester:
             for spec in dict.fromkeys(sets):
-                with _progress(None, f"harvesting {spec}", unit="record") as bar:
+                with progress_bar(None, f"harvesting {spec}", unit="record") as bar:
                     report = harvester.harvest_set(
                         spec,
                         date_from=date_from,
@@ -71,8 +71,8 @@ def cmd_harvest_arxiv(args: argparse.Namespace) -> int:
         raise UsageError(f"--from {args.date_from} is after --until {args.until}")
     if args.endpoint and not args.endpoint.startswith(("http://", "https://")):
         raise UsageError(f"--endpoint must be an http:// or https:// URL: {args.endpoint!r}")
-    with _engine(args) as engine:
-        return _harvest(
+    with open_engine(args) as engine:
+        return run_harvest(
             engine,
             args.sets,
             date_from=args.date_from,
@@ -105,7 +105,7 @@ def cmd_subscribers_add(args: argparse.Namespace) -> int:
 
     email = normalise_email(args.email)
     interests = make_interests(args.queries, args.papers, args.categories)
-    with _engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
+    with open_engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
         subs.check_papers(interests)
         if args.confirmed:
             sub = subs.add(email, interests, args.frequency)
@@ -119,7 +119,7 @@ def cmd_subscribers_add(args: argparse.Namespace) -> int:
 def cmd_subscribers_list(args: argparse.Namespace) -> int:
     from sciseek.digests.subscriptions import Subscriptions
 
-    with _engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
+    with open_engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
         found = subs.all()
     if args.json:
         print(json.dumps({"subscribers": [s.to_dict() for s in found]}, ensure_ascii=False))
@@ -139,7 +139,7 @@ def cmd_subscribers_list(args: argparse.Namespace) -> int:
 def cmd_subscribers_remove(args: argparse.Namespace) -> int:
     from sciseek.digests.subscriptions import Subscriptions
 
-    with _engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
+    with open_engine(args) as engine, Subscriptions.open(engine.data_dir) as subs:
         subs.remove(args.email)
     print(f"removed {args.email.strip().lower()} and their sent-log")
     return 0
@@ -148,7 +148,7 @@ def cmd_subscribers_remove(args: argparse.Namespace) -> int:
 def cmd_digest_send(args: argparse.Namespace) -> int:
     from sciseek.digests.digest import send_digests
 
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         report = send_digests(
             engine,
             now=args.now,

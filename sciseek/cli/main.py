@@ -18,7 +18,7 @@ from sciseek.search.fusion import FUSIONS
 
 from .. import __version__
 from .commands import add_core_commands
-from .common import _prf, _weights
+from .common import prf_option, weights_option
 from .jobs import add_job_commands
 from .training import add_training_commands
 
@@ -52,13 +52,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     retrieval.add_argument(
         "--weights",
-        type=_weights,
+        type=weights_option,
         metavar="NAME=W,...",
         help="hybrid weights, e.g. bm25=0.5,dense=0.5 (sparse too)",
     )
     retrieval.add_argument(
         "--prf",
-        type=_prf,
+        type=prf_option,
         nargs="?",
         const="on",
         metavar="SETTINGS",

@@ -12,7 +12,7 @@ from sciseek.cli import arguments
 from sciseek.search.engine import default_data_dir
 from sciseek.search.settings import RETRIEVERS
 
-from .common import UsageError, _engine, _prf, _progress, _work_dir
+from .common import UsageError, open_engine, prf_option, progress_bar, work_dir
 
 
 def _warn(message: str) -> None:
@@ -33,7 +33,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     # judged pairs from a JSONL file refer to the papers of the user's data dir
     own_papers = not (source.is_dir() or args.unsupervised)
     data_dir = args.data_dir or (str(default_data_dir()) if own_papers else None)
-    with _work_dir(data_dir, "sciseek-train-") as work:
+    with work_dir(data_dir, "sciseek-train-") as work:
         run = train_model(
             source,
             out,
@@ -50,7 +50,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             seed=args.seed,
             command="sciseek " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "sciseek train",
             progress=sys.stderr.isatty(),
-            bars=_progress,
+            bars=progress_bar,
             log=_warn,
         )
     if run.cross_encoder:
@@ -83,14 +83,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if not 0 < args.step <= 0.5:
         raise UsageError("--step must be in (0, 0.5]")
     dataset = load_dataset(args.dataset, args.split)
-    with _engine(args) as engine:
+    with open_engine(args) as engine:
         run = tune_weights(
             engine,
             dataset,
             args.split,
             retrievers=args.retrievers,
             step=args.step,
-            bars=_progress,
+            bars=progress_bar,
             log=_warn,
         )
     score, method, weights = run.best
@@ -109,7 +109,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from sciseek.quality.pipelines import index_corpus
 
     dataset = load_dataset(args.dataset, args.split)
-    with _work_dir(args.data_dir, "sciseek-eval-") as data_dir, _engine(args, data_dir) as engine:
+    with (
+        work_dir(args.data_dir, "sciseek-eval-") as data_dir,
+        open_engine(args, data_dir) as engine,
+    ):
         uses_dense = args.mode in ("dense", "hybrid")
         documents = index_corpus(
             engine,
@@ -117,10 +120,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
             "beir",
             dense=uses_dense,
             on_error=lambda e: _warn(f"warning: {e}"),
-            bars=_progress,
+            bars=progress_bar,
             desc=f"indexing {dataset.name}",
         )
-        with _progress(len(dataset.queries), "queries", unit="query") as bar:
+        with progress_bar(len(dataset.queries), "queries", unit="query") as bar:
             result = evaluate(engine, dataset, args.mode, progress=bar.update)
         result.extra = {"split": args.split, "documents": documents}
         if uses_dense:
@@ -240,7 +243,7 @@ def add_training_commands(
         help="retrievers to fuse (default bm25,dense,sparse)",
     )
     p.add_argument(
-        "--prf", type=_prf, nargs="?", const="on", metavar="SETTINGS", help="as for search"
+        "--prf", type=prf_option, nargs="?", const="on", metavar="SETTINGS", help="as for search"
     )
     p.add_argument("--step", type=float, default=0.1, help="weight grid step (default 0.1)")
     p.add_argument("--json", action="store_true", help="print one JSON line")

@@ -176,13 +176,13 @@ class Encoder:
         self._doc_prompt = next((p for p in ("document", "passage") if p in prompts), None)
         # bf16 matmuls give ~2.5x on CPUs that have them; embeddings keep cosine > 0.9999
         self.precision = "bf16" if native_bf16() else "fp32"
-        self._autocast = lambda: torch.autocast(
+        self.autocast = lambda: torch.autocast(
             "cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"
         )
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per query."""
-        with self._autocast():
+        with self.autocast():
             vectors = self.model.encode(
                 list(texts),
                 batch_size=32,
@@ -212,7 +212,7 @@ class Encoder:
             longest = lengths[order[start]]
             size = max(1, min(MAX_BATCH, TOKEN_BUDGET // max(longest, 1)))
             idx = order[start : start + size]
-            with self._autocast():
+            with self.autocast():
                 out[idx] = self.model.encode(
                     [texts[i] for i in idx],
                     batch_size=len(idx),
