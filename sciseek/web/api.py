@@ -1,0 +1,101 @@
+"""The JSON API: search, papers, similar papers, new and trending lists, upvotes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Query, Request, Response
+
+from sciseek.search import listings
+
+from .site import MAX_K, MAX_QUERY, Mode, Site, paper_json, parse_filters
+
+
+def add_api_routes(app: FastAPI, site: Site) -> None:
+    """Register the /api/... routes on ``app``."""
+
+    @app.get("/api/health")
+    def health() -> dict[str, Any]:
+        """Liveness and size."""
+        return {"status": "ok", "papers": site.engine.store.count()}
+
+    @app.get("/api/search")
+    def api_search(
+        q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY)],
+        mode: Mode = "hybrid",
+        k: Annotated[int, Query(ge=1, le=MAX_K)] = 10,
+        offset: Annotated[int, Query(ge=0, le=900)] = 0,
+        date_from: Annotated[str | None, Query(alias="from")] = None,
+        date_to: Annotated[str | None, Query(alias="to")] = None,
+        category: Annotated[list[str] | None, Query()] = None,
+        min_score: Annotated[float | None, Query(gt=0, lt=1)] = None,
+    ) -> dict[str, Any]:
+        """Search papers; returns ranked hits with highlighted snippets.
+
+        ``min_score`` keeps only hits whose calibrated relevance (a probability, the same
+        scale in every mode) reaches it; each hit then carries its ``relevance``."""
+        filters = parse_filters(date_from, date_to, category)
+        hits, more = site.search(q, mode, k, offset, filters, min_score)
+        return {
+            "query": q,
+            "mode": mode,
+            "offset": offset,
+            "more": more,
+            "hits": [
+                {**h.to_dict(), "snippet": snippet_json(listings.snippet(site.engine, h.paper, q))}
+                for h in hits
+            ],
+        }
+
+    @app.get("/api/papers/{paper_id:path}/similar")
+    def api_similar(paper_id: str, k: Annotated[int, Query(ge=1, le=MAX_K)] = 10) -> dict[str, Any]:
+        """Papers nearest to this one by embedding."""
+        site.paper_or_404(paper_id)
+        return {"id": paper_id, "hits": [h.to_dict() for h in site.engine.similar(paper_id, k)]}
+
+    @app.get("/api/papers/{paper_id:path}")
+    def api_paper(paper_id: str) -> dict[str, Any]:
+        """One paper with its upvote count."""
+        paper = site.paper_or_404(paper_id)
+        return paper_json(paper, votes=listings.votes(site.engine, [paper_id]).get(paper_id, 0))
+
+    @app.get("/api/new")
+    def api_new(
+        k: Annotated[int, Query(ge=1, le=MAX_K)] = 20,
+        offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+    ) -> dict[str, Any]:
+        """Most recently published papers."""
+        return {"papers": [paper_json(p) for p in listings.new(site.engine, k, offset)]}
+
+    @app.get("/api/trending")
+    def api_trending(
+        k: Annotated[int, Query(ge=1, le=MAX_K)] = 20, days: Annotated[int, Query(ge=1, le=365)] = 7
+    ) -> dict[str, Any]:
+        """Papers ranked by recent upvotes with time decay."""
+        return {
+            "papers": [
+                paper_json(p, votes=v, score=round(s, 6))
+                for p, v, s in listings.trending(site.engine, k, days=days)
+            ]
+        }
+
+    @app.post("/api/papers/{paper_id:path}/upvote")
+    def api_upvote(paper_id: str, request: Request, response: Response) -> dict[str, Any]:
+        """Upvote a paper (once per browser; repeating changes nothing)."""
+        return site.vote(request, response, paper_id, True)
+
+    @app.delete("/api/papers/{paper_id:path}/upvote")
+    def api_unvote(paper_id: str, request: Request, response: Response) -> dict[str, Any]:
+        """Take this browser's upvote back."""
+        return site.vote(request, response, paper_id, False)
+
+
+def snippet_json(segments: list[tuple[str, bool]]) -> dict[str, Any]:
+    """A snippet as plain text plus the [start, end) offsets of the matched words."""
+    text, marks, pos = [], [], 0
+    for part, hit in segments:
+        if hit:
+            marks.append([pos, pos + len(part)])
+        text.append(part)
+        pos += len(part)
+    return {"text": "".join(text), "highlights": marks}
