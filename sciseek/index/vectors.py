@@ -25,7 +25,39 @@ from .vector_table import EncodingTable
 HNSW_THRESHOLD = 200_000  # exact search costs ~0.11 ms per 1k papers (BENCHMARKS.md)
 
 
-class DenseIndex:
+class EncodedIndex:
+    """What both vector indexes share: encodings kept in an ``EncodingTable``, in step with the
+    store, and an in-memory search structure reloaded (``refresh``) when they change."""
+
+    table: EncodingTable
+
+    def _encode(self, papers: list[Paper]) -> list[tuple[bytes | None, bytes]]:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        """Reload the in-memory structure from the stored encodings."""
+        raise NotImplementedError
+
+    def sync(
+        self, progress: Callable[[int], None] | None = None, *, wait: bool = True
+    ) -> int | None:
+        """Encode papers changed in the store since the last sync; see EncodingTable.sync."""
+        changes = self.table.sync(self._encode, progress, wait)
+        if changes:
+            self.refresh()
+        return changes
+
+    def count(self) -> int:
+        """Number of papers with a stored encoding."""
+        return self.table.count()
+
+    @property
+    def generation(self) -> int:
+        """The store generation this index reflects."""
+        return self.table.generation
+
+
+class DenseIndex(EncodedIndex):
     """Dense embeddings of every paper, searched by inner product with FAISS."""
 
     def __init__(
@@ -68,24 +100,6 @@ class DenseIndex:
     def _encode(self, papers: list[Paper]) -> list[tuple[None, bytes]]:
         vectors = self.encoder.encode_documents(papers)
         return [(None, v.tobytes()) for v in vectors]
-
-    def sync(
-        self, progress: Callable[[int], None] | None = None, *, wait: bool = True
-    ) -> int | None:
-        """Encode papers changed in the store since the last sync; see EncodingTable.sync."""
-        changes = self.table.sync(self._encode, progress, wait)
-        if changes:
-            self.refresh()
-        return changes
-
-    def count(self) -> int:
-        """Number of papers with a stored embedding."""
-        return self.table.count()
-
-    @property
-    def generation(self) -> int:
-        """The store generation this index reflects."""
-        return self.table.generation
 
     # -- the in-memory FAISS index -------------------------------------------------------
 
@@ -189,7 +203,7 @@ class DenseIndex:
         return out
 
 
-class SparseIndex:
+class SparseIndex(EncodedIndex):
     """SPLADE sparse vectors of every paper, scored by dot product over a term x paper matrix."""
 
     def __init__(
@@ -218,24 +232,6 @@ class SparseIndex:
             (ids.astype(np.int32).tobytes(), w.astype(np.float16).tobytes())
             for ids, w in self.encoder.encode_documents(papers)
         ]
-
-    def sync(
-        self, progress: Callable[[int], None] | None = None, *, wait: bool = True
-    ) -> int | None:
-        """Encode papers changed in the store since the last sync."""
-        changes = self.table.sync(self._encode, progress, wait)
-        if changes:
-            self.refresh()
-        return changes
-
-    def count(self) -> int:
-        """Number of papers with a stored sparse vector."""
-        return self.table.count()
-
-    @property
-    def generation(self) -> int:
-        """The store generation this index reflects."""
-        return self.table.generation
 
     def refresh(self) -> None:
         """Reload changed sparse vectors and rebuild the term x paper matrix."""
