@@ -10,18 +10,20 @@ papers and paper ids.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from sciseek.errors import BadInput
+from sciseek.index.lexical import LexicalIndex
 from sciseek.index.models import document_text
+from sciseek.index.vectors import DenseIndex, SparseIndex
 from sciseek.ingest.papers import Filters, normalise_id
+from sciseek.storage.store import Store
 
 from . import feedback, fusion
-
-if TYPE_CHECKING:
-    from .engine import Engine
+from .feedback import PRF
+from .settings import Settings
 
 MODES = ("bm25", "dense", "sparse", "hybrid")
 DEFAULT_MODE = "hybrid"
@@ -40,10 +42,27 @@ def check_k(k: int) -> None:
         raise InvalidQuery(f"k must be between 1 and {MAX_K}, got {k}")
 
 
+class Indexes(Protocol):
+    """What the search path reads: the store, each index caught up, and the settings."""
+
+    store: Store
+
+    @property
+    def lexical(self) -> LexicalIndex: ...
+    @property
+    def dense(self) -> DenseIndex: ...
+    @property
+    def sparse(self) -> SparseIndex: ...
+    @property
+    def settings(self) -> Settings: ...
+    @property
+    def prf(self) -> PRF | None: ...
+
+
 class Retrieval:
     """The search path over one engine's store and indexes, with its settings."""
 
-    def __init__(self, engine: Engine, reranker: Any = None, rerank_depth: int = RERANK_DEPTH):
+    def __init__(self, engine: Indexes, reranker: Any = None, rerank_depth: int = RERANK_DEPTH):
         self.engine = engine
         self.reranker = reranker
         self.rerank_depth = rerank_depth
