@@ -25,15 +25,30 @@ from .training import add_training_commands
 # -- parser --------------------------------------------------------------------------------
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every sciseek command."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
+def _global_options(default: object = None) -> argparse.ArgumentParser:
+    """--data-dir and --debug, accepted before or after the command name.
+
+    The command's own copy defaults to SUPPRESS, so that a value given before the command
+    name is not overwritten by the command's default."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
         "--data-dir",
         metavar="DIR",
+        default=default,
         help="data directory (default: $SCISEEK_HOME or ./sciseek-data)",
     )
-    common.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    options.add_argument(
+        "--debug",
+        action="store_true",
+        default=False if default is None else default,
+        help="show tracebacks on errors",
+    )
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sciseek command."""
+    top, common = _global_options(), _global_options(argparse.SUPPRESS)
     model = argparse.ArgumentParser(add_help=False)
     model.add_argument(
         "--model",
@@ -90,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     parser = argparse.ArgumentParser(
-        prog="sciseek", description="Search engine for scientific papers.", parents=[common]
+        prog="sciseek", description="Search engine for scientific papers.", parents=[top]
     )
     parser.add_argument("--version", action="version", version=f"sciseek {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

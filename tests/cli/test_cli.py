@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from sciseek.cli import arguments
+from sciseek.cli import arguments, main
 from tests.helpers import FIXTURES, SHARED_DATA, run_sciseek, synthetic_papers, write_jsonl
 
 
@@ -190,6 +190,18 @@ def test_data_dir_from_environment(tmp_path):
     assert (env_dir / "sciseek.db").exists()
     r = run_sciseek("stats", "--json", env=env)
     assert json.loads(r.stdout)["papers"] == 12
+
+
+def test_data_dir_before_the_command_is_used(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SCISEEK_HOME", raising=False)
+    before, after = tmp_path / "before", tmp_path / "after"
+    assert main(["--data-dir", str(before), "stats", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data_dir"] == str(before)
+    assert not (tmp_path / "sciseek-data").exists()
+    # given twice, the one after the command name wins
+    assert main(["--data-dir", str(before), "stats", "--data-dir", str(after), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["data_dir"] == str(after)
 
 
 def test_help_and_version():
