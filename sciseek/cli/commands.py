@@ -17,10 +17,10 @@ from tqdm import tqdm
 from sciseek.cli import arguments
 from sciseek.ingest.readers import FORMATS, ReadError, UnreadableSource
 from sciseek.search.engine import MAX_K, Engine, default_data_dir
-from sciseek.search.indexing import Batch, FileReport, index_files
+from sciseek.search.indexing import BATCH_SIZE, Batch, FileReport, index_files
 from sciseek.search.relevance import THRESHOLD
 
-from .common import BATCH, ERROR_CAP, UsageError, filters_of, open_engine, progress_bar
+from .common import ERROR_CAP, UsageError, filters_of, open_engine, progress_bar
 from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, run_harvest
 
 # -- index ---------------------------------------------------------------------------------
@@ -51,7 +51,7 @@ def index_paths(
     *,
     strict: bool = False,
     verbose: bool = False,
-    batch_size: int = BATCH,
+    batch_size: int = BATCH_SIZE,
 ) -> int:
     """Index paper files into ``engine`` with a per-file summary; returns the exit code."""
     errors = _ErrorPrinter()
@@ -299,9 +299,9 @@ def add_core_commands(
     p.add_argument(
         "--batch-size",
         type=arguments.positive,
-        default=BATCH,
+        default=BATCH_SIZE,
         metavar="N",
-        help=f"papers committed together (default {BATCH}); a crash loses at most one batch",
+        help=f"papers committed together (default {BATCH_SIZE}); a crash loses at most one batch",
     )
     p.set_defaults(func=cmd_index)
 

@@ -17,7 +17,6 @@ from sciseek.search.engine import RERANK_DEPTH, Engine, default_data_dir
 from sciseek.search.feedback import PRF
 from sciseek.search.settings import RETRIEVERS, Settings, load_settings
 
-BATCH = 2000
 ERROR_CAP = 20
 
 

@@ -10,18 +10,27 @@ import datetime as dt
 
 from sciseek.ingest.papers import Paper
 from sciseek.storage.clock import iso, utcnow
-from sciseek.storage.store import Store
 
 from .engine import Engine, UnknownPaper
 
 
-def _trending(
-    store: Store, k: int = 20, days: int = 7, gravity: float = 1.8, now: dt.datetime | None = None
+def new(engine: Engine, k: int = 20, offset: int = 0) -> list[Paper]:
+    """The most recently published papers."""
+    return engine.store.newest(k, offset)
+
+
+def trending(
+    engine: Engine,
+    k: int = 20,
+    days: int = 7,
+    gravity: float = 1.8,
+    now: dt.datetime | None = None,
 ) -> list[tuple[Paper, int, float]]:
     """(paper, votes, score) by upvotes in the last ``days`` with a gravity time decay.
 
     score = votes / (hours since publication + 2) ** gravity, as on Hacker News.
     """
+    store = engine.store
     now = now or utcnow()
     since = iso(now - dt.timedelta(days=days))
     counts = dict(store.votes_since(since))
@@ -42,22 +51,6 @@ def _trending(
         scored.append((papers[pid], votes, votes / (max(age, 0.0) + 2) ** gravity))
     scored.sort(key=lambda t: (-t[2], -t[1], t[0].id))
     return scored[:k]
-
-
-def new(engine: Engine, k: int = 20, offset: int = 0) -> list[Paper]:
-    """The most recently published papers."""
-    return engine.store.newest(k, offset)
-
-
-def trending(
-    engine: Engine,
-    k: int = 20,
-    days: int = 7,
-    gravity: float = 1.8,
-    now: dt.datetime | None = None,
-) -> list[tuple[Paper, int, float]]:
-    """(paper, votes, score) by upvotes in the last ``days`` with a gravity time decay."""
-    return _trending(engine.store, k, days, gravity, now)
 
 
 def vote(engine: Engine, paper_id: str, voter: str, on: bool = True) -> int:
