@@ -25,6 +25,8 @@ from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, run_harvest
 
 # -- index ---------------------------------------------------------------------------------
 
+PARTIAL_INPUT = 3  # exit code: an input file is damaged; its readable records were indexed
+
 
 class _ErrorPrinter:
     def __init__(self, cap: int = ERROR_CAP):
@@ -101,7 +103,16 @@ def index_paths(
     if not report.indexed:
         print("error: no valid papers found", file=sys.stderr)
         return 2
-    return 2 if report.unreadable else 0
+    if report.unreadable:
+        return 2
+    if report.damaged:
+        print(
+            f"partial input: {', '.join(report.damaged)} is damaged (truncated or not UTF-8);"
+            " what could be read was indexed",
+            file=sys.stderr,
+        )
+        return PARTIAL_INPUT
+    return 0
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -286,7 +297,10 @@ def add_core_commands(
         help="add paper files to the data dir",
         description="Add papers from files (JSONL, BEIR corpus, arXiv metadata "
         "JSON lines or CSV; .gz allowed). Bad records are reported with file "
-        "and line and skipped; records with a known id replace the old one.",
+        "and line and skipped; records with a known id replace the old one. Exit "
+        "status: 0 when every file was read (bad records skipped, see the summary), 3 when a "
+        "file is damaged (truncated gzip, bytes that are not UTF-8): partial input, what "
+        "could be read was indexed; 2 when nothing valid was found.",
     )
     p.add_argument("paths", nargs="+", metavar="PATH")
     p.add_argument("--format", choices=FORMATS, default="auto")

@@ -1,7 +1,8 @@
 """The ``sciseek`` command line: the parser and the entry point.
 
 Exit codes: 0 success, 2 bad usage or bad input (a ``BadInput``), 1 any other failure (an
-``OperationalError`` or anything unexpected). Errors are one line on stderr; ``--debug`` shows
+``OperationalError`` or anything unexpected), 3 partial input (``sciseek index`` read a damaged
+file and indexed what it could). Errors are one line on stderr; ``--debug`` shows
 the traceback."""
 
 from __future__ import annotations

@@ -6,10 +6,23 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from sciseek.errors import BadInput
 
 _ARXIV_ID = re.compile(r"^(\d{4}\.\d{4,5}|[a-z\-]+(\.[A-Z]{2})?/\d{7})(v\d+)?$")
+_DOI = re.compile(r"^(?:doi:\s*|https?://(?:dx\.)?doi\.org/)?(10\.\d{4,9}/\S+)$", re.IGNORECASE)
+
+# Limits on one record, far above real papers (arXiv's longest title is ~230 characters, its
+# longest abstract ~3,500, its longest author list ~3,300 names); a record over any of them is
+# reported and skipped instead of taking the indexer's memory.
+MAX_RECORD_BYTES = 1 << 20  # one JSON line or CSV row
+MAX_TITLE = 1_000
+MAX_ABSTRACT = 20_000
+MAX_AUTHORS = 10_000
+MAX_AUTHOR_NAME = 1_000
+MAX_CATEGORIES = 100
+MAX_URL = 2_000
 
 
 class InvalidPaper(BadInput, ValueError):
@@ -30,7 +43,7 @@ class Paper:
     authors: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     published: str | None = None  # ISO date, YYYY-MM-DD
-    url: str | None = None
+    url: str | None = None  # an http(s) link (see ``web_link``); other values stay in extra
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -51,6 +64,12 @@ class Paper:
     def arxiv_url(self) -> str | None:
         """Link to the arXiv abstract page when the id is an arXiv id."""
         return f"https://arxiv.org/abs/{self.id}" if is_arxiv_id(self.id) else None
+
+    @property
+    def link(self) -> str | None:
+        """The paper's own URL if it is a safe web link (checked again here, so that papers
+        stored before links were checked never render an unsafe one)."""
+        return web_link(self.url) if self.url else None
 
 
 @dataclass(frozen=True)
@@ -118,6 +137,33 @@ def is_arxiv_id(value: str) -> bool:
     return bool(_ARXIV_ID.match(value))
 
 
+def web_link(value: str) -> str | None:
+    """``value`` as an http(s) URL, or None when it is not one.
+
+    arXiv ids (``arXiv:2401.00001``) and DOIs (``doi:10.1000/xyz``, ``10.1000/xyz``) become
+    their https links; any other scheme (``javascript:``, ``data:``, ``file:``), a URL without
+    a host, or one with spaces or control characters is not a link.
+    """
+    text = value.strip()
+    if not text or len(text) > MAX_URL:
+        return None
+    ident = normalise_id(text)
+    if is_arxiv_id(ident) and (text.lower().startswith("arxiv:") or ident == text):
+        return f"https://arxiv.org/abs/{ident}"
+    doi = _DOI.match(text)
+    if doi and not text.lower().startswith("http"):
+        return "https://doi.org/" + quote(doi.group(1), safe="/:;()._-")
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        return None
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    return text
+
+
 def parse_date(value: Any) -> str:
     """Normalise an ISO date or datetime string to YYYY-MM-DD, or raise InvalidPaper."""
     if not isinstance(value, str):
@@ -133,42 +179,57 @@ def parse_date(value: Any) -> str:
         raise InvalidPaper(f"not an ISO date: {value!r}") from None
 
 
-def _string_list(value: Any, name: str, separators: str) -> list[str]:
+def _string_list(value: Any, name: str, separators: str | None) -> list[str]:
+    """A list of strings; a string is split on ``separators`` when given, else refused."""
     if value is None:
         return []
-    if isinstance(value, str):
+    if isinstance(value, str) and separators is not None:
         parts = re.split(separators, value)
     elif isinstance(value, list):
         if not all(isinstance(v, str) for v in value):
             raise InvalidPaper(f"'{name}' must be a list of strings")
         parts = value
+    elif isinstance(value, str):
+        raise InvalidPaper(f"'{name}' must be a list of strings, got a string: {value[:60]!r}")
     else:
         raise InvalidPaper(f"'{name}' must be a list of strings, got {type(value).__name__}")
     return [p.strip() for p in parts if p and p.strip()]
 
 
-def _text(value: Any, name: str) -> str:
+def _text(value: Any, name: str, limit: int) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
         raise InvalidPaper(f"'{name}' must be a string, got {type(value).__name__}")
+    if len(value) > limit:
+        raise InvalidPaper(f"'{name}' is longer than {limit:,} characters ({len(value):,})")
     return " ".join(value.split())
 
 
-def paper_from_dict(record: Any, *, require_title: bool = True) -> Paper:
+def paper_from_dict(
+    record: Any, *, require_title: bool = True, lists_from_text: bool = False
+) -> Paper:
     """Build a Paper from a dict in the paper JSONL schema, or raise InvalidPaper.
 
-    Unknown fields are kept in ``extra``. ``authors`` and ``categories`` may be lists or
-    strings (authors split on ';' or ',', categories on whitespace, ';' or ',').
+    ``id``, ``title`` and ``abstract`` must be strings and ``authors`` and ``categories`` lists
+    of strings; with ``lists_from_text`` (CSV cells) the lists may be strings, authors split on
+    ';' and categories on whitespace, ';' or ','. A ``url`` that is not a web link (see
+    ``web_link``) is kept as text in ``extra['url_text']``. Unknown fields are kept in
+    ``extra``. Fields over the size limits (``MAX_TITLE`` ...) are refused.
     """
     if not isinstance(record, dict):
         raise InvalidPaper(f"expected a JSON object, got {type(record).__name__}")
     raw_id = record.get("id")
-    if isinstance(raw_id, int) and not isinstance(raw_id, bool):
-        raw_id = str(raw_id)
-    if not isinstance(raw_id, str) or not raw_id.strip():
+    if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
         raise InvalidPaper("missing 'id'")
-    title = _text(record.get("title"), "title")
+    if not isinstance(raw_id, str):
+        raise InvalidPaper(
+            f"'id' must be a string, got {type(raw_id).__name__} {raw_id!r}"
+            " (write it in quotes: a number loses leading and trailing zeros)"
+        )
+    if len(raw_id) > 200:
+        raise InvalidPaper("'id' is longer than 200 characters")
+    title = _text(record.get("title"), "title", MAX_TITLE)
     if require_title and not title:
         raise InvalidPaper("missing 'title'")
     published = record.get("published")
@@ -176,14 +237,28 @@ def paper_from_dict(record: Any, *, require_title: bool = True) -> Paper:
     url = record.get("url")
     if url is not None and not isinstance(url, str):
         raise InvalidPaper("'url' must be a string")
+    authors = _string_list(record.get("authors"), "authors", r";" if lists_from_text else None)
+    if len(authors) > MAX_AUTHORS:
+        raise InvalidPaper(f"more than {MAX_AUTHORS:,} authors ({len(authors):,})")
+    if any(len(a) > MAX_AUTHOR_NAME for a in authors):
+        raise InvalidPaper(f"an author name is longer than {MAX_AUTHOR_NAME:,} characters")
+    categories = _string_list(
+        record.get("categories"), "categories", r"[\s;,]+" if lists_from_text else None
+    )
+    if len(categories) > MAX_CATEGORIES or any(len(c) > 100 for c in categories):
+        raise InvalidPaper(f"at most {MAX_CATEGORIES} categories of up to 100 characters")
     known = {"id", "title", "abstract", "authors", "categories", "published", "url"}
+    extra = {k: v for k, v in record.items() if k not in known}
+    link = web_link(url) if url else None
+    if url and url.strip() and link is None:
+        extra["url_text"] = url[:MAX_URL]
     return Paper(
         id=raw_id.strip(),
         title=title,
-        abstract=_text(record.get("abstract"), "abstract"),
-        authors=_string_list(record.get("authors"), "authors", r"[;,]"),
-        categories=_string_list(record.get("categories"), "categories", r"[\s;,]+"),
+        abstract=_text(record.get("abstract"), "abstract", MAX_ABSTRACT),
+        authors=authors,
+        categories=categories,
         published=published,
-        url=url or None,
-        extra={k: v for k, v in record.items() if k not in known},
+        url=link,
+        extra=extra,
     )

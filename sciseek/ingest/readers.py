@@ -12,6 +12,7 @@ import gzip
 import io
 import json
 import zlib
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,9 +20,10 @@ from typing import IO, Any
 
 from sciseek.errors import BadInput
 
-from .papers import InvalidPaper, Paper, paper_from_dict
+from .papers import MAX_RECORD_BYTES, InvalidPaper, Paper, paper_from_dict
 
 FORMATS = ("auto", "jsonl", "beir", "arxiv", "csv")
+_DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
 
 
 class UnreadableSource(BadInput, ValueError):
@@ -30,11 +32,16 @@ class UnreadableSource(BadInput, ValueError):
 
 @dataclass(frozen=True)
 class ReadError:
-    """One bad record: where it is and why it was skipped."""
+    """One bad record: where it is and why it was skipped.
+
+    ``damaged`` marks damage to the file itself (a truncated or corrupt compressed stream,
+    bytes that are not UTF-8 text) rather than a well-formed record with bad content.
+    """
 
     path: str
     line: int
     reason: str
+    damaged: bool = False
 
     def __str__(self) -> str:
         return f"{self.path}:{self.line}: {self.reason}"
@@ -65,16 +72,38 @@ def _open_binary(path: Path) -> IO[bytes]:
     return f
 
 
+def _raw_lines(f: IO[bytes], limit: int = MAX_RECORD_BYTES) -> Iterator[bytes | None]:
+    """The lines of ``f``; None for a line longer than ``limit`` bytes, which is never held
+    in memory whole."""
+    while True:
+        raw = f.readline(limit + 1)
+        if not raw:
+            return
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            while (rest := f.readline(limit)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield raw
+
+
 def _json_lines(path: Path) -> Iterator[tuple[int, Any] | ReadError]:
     """(line number, parsed JSON) for each non-blank line, or a ReadError."""
     lineno = 0
     with _open_binary(path) as f:
         try:
-            for lineno, raw in enumerate(f, 1):  # noqa: B007 - lineno used after the loop
+            for lineno, raw in enumerate(_raw_lines(f), 1):  # noqa: B007 - used after the loop
+                if raw is None:
+                    yield ReadError(
+                        str(path), lineno, f"record is longer than {MAX_RECORD_BYTES:,} bytes"
+                    )
+                    continue
                 try:
-                    text = raw.decode("utf-8")
+                    text = raw.decode("utf-8").rstrip("\r\n")
                 except UnicodeDecodeError as e:
-                    yield ReadError(str(path), lineno, f"not valid UTF-8 (byte {e.start + 1})")
+                    yield ReadError(
+                        str(path), lineno, f"not valid UTF-8 (byte {e.start + 1})", damaged=True
+                    )
                     continue
                 if not text.strip():
                     continue
@@ -84,8 +113,13 @@ def _json_lines(path: Path) -> Iterator[tuple[int, Any] | ReadError]:
                     yield ReadError(
                         str(path), lineno, f"malformed JSON: {e.msg} (column {e.colno})"
                     )
-        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
-            yield ReadError(str(path), lineno + 1, f"compressed file is corrupt or truncated: {e}")
+        except _DAMAGE as e:
+            yield ReadError(
+                str(path),
+                lineno + 1,
+                f"file is damaged (corrupt or truncated compressed data?): {e}",
+                damaged=True,
+            )
 
 
 def _beir_paper(obj: Any) -> Paper:
@@ -140,7 +174,7 @@ def _arxiv_paper(obj: Any) -> Paper:
         title=obj.get("title"),
         abstract=obj.get("abstract"),
         authors=authors,
-        categories=obj.get("categories"),
+        categories=cats.split() if isinstance(cats := obj.get("categories"), str) else cats,
         published=published,
         url=f"https://arxiv.org/abs/{obj.get('id')}" if obj.get("id") else None,
     )
@@ -167,31 +201,105 @@ def _read_json_format(path: Path, fmt: str) -> Iterator[Paper | ReadError]:
             yield ReadError(str(path), lineno, str(e))
 
 
+class _RecordTooLong(Exception):
+    pass
+
+
+class _CsvLines:
+    """Physical lines fed to ``csv.reader``, remembering those of the record being parsed so
+    that a broken record can be dropped and the lines after its first one parsed again."""
+
+    def __init__(self, lines: Iterator[str], limit: int = MAX_RECORD_BYTES):
+        self._source = lines
+        self._pending: deque[str] = deque()
+        self._limit = limit
+        self.record: list[str] = []
+        self.size = 0
+        self.done = 0  # lines before the current record
+
+    def __iter__(self) -> _CsvLines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._pending.popleft() if self._pending else next(self._source)
+        self.record.append(line)
+        self.size += len(line)
+        if self.size > self._limit:
+            raise _RecordTooLong
+        return line
+
+    @property
+    def start(self) -> int:
+        """The line number where the current record starts."""
+        return self.done + 1
+
+    def next_record(self) -> None:
+        """The current record was parsed: the next one starts after it."""
+        self.done += len(self.record)
+        self.record, self.size = [], 0
+
+    def drop_first_line(self) -> None:
+        """The current record is broken: skip its first line and re-read the others."""
+        self._pending.extendleft(reversed(self.record[1:]))
+        self.done += 1
+        self.record, self.size = [], 0
+
+
 def _read_csv(path: Path) -> Iterator[Paper | ReadError]:
+    """CSV rows as Papers. A row that breaks the CSV syntax (an unterminated quote swallowing
+    the lines after it, a stray quote, an oversized record) is reported at its first line and
+    parsing resumes on the next line, so the records after it are kept."""
+    name = str(path)
     with _open_binary(path) as raw:
         text = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape", newline="")
-        reader = csv.DictReader(text)
-        try:
-            if not reader.fieldnames:
+        lines = _CsvLines(iter(text))
+        header: list[str] | None = None
+        reader = csv.reader(lines, strict=True)
+        while True:
+            try:
+                row = next(reader)
+            except StopIteration:
                 return
-            if "id" not in reader.fieldnames:
-                yield ReadError(str(path), 1, "CSV header has no 'id' column")
+            except _DAMAGE as e:
+                yield ReadError(name, lines.start, f"compressed file is corrupt: {e}", damaged=True)
                 return
-            for row in reader:
-                lineno = reader.line_num
-                if None in row:
-                    yield ReadError(str(path), lineno, "more cells than header columns")
-                    continue
-                values = {k: (v if v != "" else None) for k, v in row.items() if k}
-                if any("\udc80" <= ch <= "\udcff" for v in values.values() if v for ch in v):
-                    yield ReadError(str(path), lineno, "not valid UTF-8")
-                    continue
-                try:
-                    yield paper_from_dict(values)
-                except InvalidPaper as e:
-                    yield ReadError(str(path), lineno, str(e))
-        except csv.Error as e:
-            yield ReadError(str(path), reader.line_num, f"malformed CSV: {e}")
+            except (csv.Error, _RecordTooLong) as e:
+                reason = (
+                    f"record is longer than {MAX_RECORD_BYTES:,} bytes"
+                    if isinstance(e, _RecordTooLong)
+                    else f"malformed CSV: {e}"
+                )
+                if len(lines.record) > 1:
+                    reason += f" (an unterminated quote? it ran over {len(lines.record)} lines)"
+                yield ReadError(name, lines.start, reason)
+                if header is None:
+                    return
+                lines.drop_first_line()
+                reader = csv.reader(lines, strict=True)
+                continue
+            lineno = lines.start
+            lines.next_record()
+            if not row or row == [""]:
+                continue
+            if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
+                yield ReadError(name, lineno, "not valid UTF-8", damaged=True)
+                if header is None:
+                    return
+                continue
+            if header is None:
+                header = [h.strip() for h in row]
+                if "id" not in header:
+                    yield ReadError(name, 1, "CSV header has no 'id' column")
+                    return
+                continue
+            if len(row) > len(header):
+                yield ReadError(name, lineno, "more cells than header columns")
+                continue
+            values = {k: (v if v != "" else None) for k, v in zip(header, row, strict=False) if k}
+            try:
+                yield paper_from_dict(values, lists_from_text=True)
+            except InvalidPaper as e:
+                yield ReadError(name, lineno, str(e))
 
 
 def detect_format(path: str | Path) -> str:

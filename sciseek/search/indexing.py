@@ -40,6 +40,7 @@ class IndexReport:
 
     files: list[FileReport] = field(default_factory=list)
     unreadable: list[str] = field(default_factory=list)
+    damaged: list[str] = field(default_factory=list)  # files with damage past their start
     bad_records: int = 0
     aborted: bool = False
 
@@ -166,6 +167,8 @@ def index_files(
         report.bad_records += 1
         if isinstance(e, UnreadableSource):
             report.unreadable.append(str(e))
+        elif e.damaged and e.path not in report.damaged:
+            report.damaged.append(e.path)
         if on_error is not None:
             on_error(e)
 

@@ -114,7 +114,7 @@ def paper_json(p: Paper, **extra: Any) -> dict[str, Any]:
         "authors": p.authors,
         "categories": p.categories,
         "published": p.published,
-        "url": p.url or p.arxiv_url,
+        "url": p.link or p.arxiv_url,
         **extra,
     }
 

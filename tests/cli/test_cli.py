@@ -76,6 +76,23 @@ def test_bad_records_are_reported_and_good_ones_indexed(cli, tmp_path):
     assert json.loads(out)["papers"] == 3
 
 
+def test_a_damaged_file_is_partial_input(cli, tmp_path):
+    lines = "".join(json.dumps(r) + "\n" for r in synthetic_papers(400))
+    data = gzip.compress(lines.encode())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) * 2 // 3])
+    code, out, err = cli("index", str(cut))
+    assert code == 3, err
+    assert "partial input" in err and str(cut) in err
+    indexed = json.loads(cli("stats", "--json")[1])["papers"]
+    assert 0 < indexed < 400
+    csv_path = tmp_path / "bad-quote.csv"
+    csv_path.write_text('id,title\nc1,"Unterminated\nc2,Second\nc3,Third\n')
+    code, out, err = cli("index", str(csv_path))
+    assert code == 0 and "read 3 records, indexed 2" in out and "skipped 1" in out
+    assert f"{csv_path}:2: malformed CSV" in err
+
+
 def test_duplicate_ids_last_one_wins(cli, tmp_path):
     path = write_jsonl(
         tmp_path / "dup.jsonl",

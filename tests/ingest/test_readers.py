@@ -3,7 +3,15 @@ import json
 
 import pytest
 
-from sciseek.ingest.papers import Paper
+from sciseek.ingest.papers import (
+    MAX_ABSTRACT,
+    MAX_AUTHORS,
+    MAX_RECORD_BYTES,
+    MAX_TITLE,
+    Paper,
+    paper_from_dict,
+    web_link,
+)
 from sciseek.ingest.readers import (
     ReadError,
     ReadReport,
@@ -60,14 +68,14 @@ def test_bad_records_are_reported_with_line_and_good_ones_kept(tmp_path):
         f.write(b'{"id": "latin1", "title": "caf\xe9"}\n')
         f.write(b'{"id": "ok4", "title": "Fourth good"}\n')
     papers, errors = split(list(read_papers(path)))
-    assert [p.id for p in papers] == ["ok1", "ok3", "ok4"]
-    assert papers[1].authors == ["A. Smith", "B. Jones"]
+    assert [p.id for p in papers] == ["ok1", "ok4"]
     by_line = {e.line: e.reason for e in errors}
-    assert set(by_line) == {2, 3, 4, 6, 8, 9}
-    assert "malformed JSON" in by_line[2]
+    assert set(by_line) == {2, 3, 4, 6, 7, 8, 9}
+    assert "malformed JSON" in by_line[2] and "(column 27)" in by_line[2]  # the end of the line
     assert "missing 'id'" in by_line[3]
     assert "missing 'title'" in by_line[4]
     assert "not an ISO date" in by_line[6]
+    assert "'authors' must be a list of strings, got a string" in by_line[7]
     assert "expected a JSON object" in by_line[8]
     assert "UTF-8" in by_line[9]
     assert str(errors[0]).startswith(f"{path}:2: ")
@@ -223,3 +231,109 @@ def test_read_valid_accumulates_over_files_and_needs_no_callback(tmp_path):
 def test_read_valid_raises_for_unusable_paths(tmp_path):
     with pytest.raises(UnreadableSource):
         list(read_valid(tmp_path / "missing.jsonl"))
+
+
+def test_csv_unterminated_quote_loses_only_its_own_record(tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text(
+        "id,title,abstract\n"
+        'q1,First paper,"fine abstract"\n'
+        'q2,"Second paper with a bad quote,abstract two\n'
+        "q3,Third paper,abstract three\n"
+        'q4,"Fourth" paper,stray quote after a quoted cell\n'
+        "q5,Fifth paper,abstract five\n"
+    )
+    papers, errors = split(list(read_papers(path)))
+    assert [(p.id, p.title) for p in papers] == [
+        ("q1", "First paper"),
+        ("q3", "Third paper"),
+        ("q5", "Fifth paper"),
+    ]
+    reasons = {e.line: e.reason for e in errors}
+    assert set(reasons) == {3, 5}
+    assert "malformed CSV" in reasons[3] and "unterminated quote" in reasons[3]
+    assert "malformed CSV" in reasons[5]
+
+
+def test_oversized_records_are_skipped_without_holding_them(tmp_path):
+    path = tmp_path / "big.jsonl"
+    write_jsonl(
+        path,
+        [
+            {"id": "huge", "title": "Huge", "abstract": "word " * 2_000_000},
+            {"id": "long", "title": "Long", "abstract": "x" * (MAX_ABSTRACT + 1)},
+            {"id": "t", "title": "t" * (MAX_TITLE + 1)},
+            {"id": "many", "title": "Many", "authors": ["A"] * (MAX_AUTHORS + 1)},
+            {"id": "ok", "title": "Fine"},
+        ],
+    )
+    papers, errors = split(list(read_papers(path)))
+    assert [p.id for p in papers] == ["ok"]
+    reasons = {e.line: e.reason for e in errors}
+    assert f"longer than {MAX_RECORD_BYTES:,} bytes" in reasons[1]
+    assert "'abstract' is longer than" in reasons[2]
+    assert "'title' is longer than" in reasons[3]
+    assert "authors" in reasons[4]
+    csv_path = tmp_path / "big.csv"
+    csv_path.write_text(f"id,title,abstract\nbig,Big,{'y' * MAX_RECORD_BYTES}\nok,Fine,\n")
+    papers, errors = split(list(read_papers(csv_path)))
+    assert [p.id for p in papers] == ["ok"] and "longer than" in errors[0].reason
+
+
+def test_types_are_not_coerced(tmp_path):
+    path = tmp_path / "types.jsonl"
+    write_jsonl(
+        path,
+        [
+            {"id": 2401.00010, "title": "A number id"},
+            {"id": "c", "title": "String categories", "categories": "cs.IR cs.CL"},
+            {"id": "ok", "title": "Lists", "authors": ["A. B"], "categories": ["cs.IR"]},
+        ],
+    )
+    papers, errors = split(list(read_papers(path)))
+    assert [p.id for p in papers] == ["ok"]
+    assert "'id' must be a string, got float" in errors[0].reason
+    assert "'categories' must be a list of strings" in errors[1].reason
+
+
+@pytest.mark.parametrize(
+    ("url", "link"),
+    [
+        ("https://example.org/paper.pdf", "https://example.org/paper.pdf"),
+        ("HTTP://EXAMPLE.ORG/x", "HTTP://EXAMPLE.ORG/x"),
+        ("arXiv:2401.00001v2", "https://arxiv.org/abs/2401.00001"),
+        ("2401.00001", "https://arxiv.org/abs/2401.00001"),
+        ("doi:10.1145/3404835.3462891", "https://doi.org/10.1145/3404835.3462891"),
+        ("10.1145/3404835.3462891", "https://doi.org/10.1145/3404835.3462891"),
+        ("javascript:alert(5)", None),
+        (" JavaScript:alert(5)", None),
+        ("data:text/html,<script>alert(1)</script>", None),
+        ("file:///etc/passwd", None),
+        ("https://", None),
+        ("https://exa mple.org/", None),
+        ("//evil.example/x", None),
+        ("vbscript:msgbox", None),
+    ],
+)
+def test_only_web_links_are_links(url, link):
+    assert web_link(url) == link
+    paper = paper_from_dict({"id": "u", "title": "T", "url": url})
+    assert paper.url == link and paper.link == link
+    if link is None:
+        assert paper.extra["url_text"] == url
+    stored_before_checks = Paper("u", "T", url=url)
+    assert stored_before_checks.link == link
+
+
+def test_damage_is_told_apart_from_bad_records(tmp_path):
+    lines = "".join(
+        json.dumps({"id": f"p{i}", "title": f"T {i} " + "x" * 50}) + "\n" for i in range(2000)
+    )
+    data = gzip.compress(lines.encode())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    errors = [e for e in read_papers(cut) if isinstance(e, ReadError)]
+    assert [e.damaged for e in errors] == [True]
+    bad = tmp_path / "bad.jsonl"
+    write_jsonl(bad, ['{"id": "x"', {"id": "y", "title": "Fine"}])
+    assert [e.damaged for e in read_papers(bad) if isinstance(e, ReadError)] == [False]

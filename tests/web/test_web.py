@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from sciseek import Engine, Paper, read_papers
+from sciseek.ingest.papers import paper_from_dict
 from sciseek.web.app import create_app
 from tests.helpers import FIXTURES
 
@@ -24,8 +25,13 @@ def client(tmp_path_factory):
                     authors=["<b>Mallory</b>"],
                     categories=["cs.CR"],
                     published="2024-07-01",
-                )
+                ),
+                # stored as it came, the way a data dir indexed before links were checked has it
+                Paper("js-url", "A paper whose url is a script", url="javascript:alert(5)"),
             ]
+        )
+        engine.add(
+            [paper_from_dict({"id": "js-read", "title": "Read in", "url": "javascript:alert(6)"})]
         )
         with TestClient(create_app(engine)) as c:
             yield c
@@ -33,7 +39,7 @@ def client(tmp_path_factory):
 
 def test_health_and_timing_header(client):
     r = client.get("/api/health")
-    assert r.status_code == 200 and r.json() == {"status": "ok", "papers": 13}
+    assert r.status_code == 200 and r.json() == {"status": "ok", "papers": 15}
     assert r.headers["x-response-time"].endswith("ms")
 
 
@@ -194,3 +200,13 @@ def test_static_assets_and_openapi_are_served_locally(client):
     assert {"/api/search", "/api/new", "/api/trending", "/api/health"} <= set(schema["paths"])
     home = client.get("/").text
     assert "http://" not in home.replace("http://testserver", "") and "https://" not in home
+
+
+def test_a_url_that_is_not_a_web_link_is_never_a_link(client):
+    for pid, script in (("js-url", "javascript:alert(5)"), ("js-read", "javascript:alert(6)")):
+        page = client.get(f"/papers/{pid}")
+        assert page.status_code == 200
+        assert "javascript:" not in page.text.replace(f">{script}<", "><")
+        assert f'href="{script}"' not in page.text
+        assert client.get(f"/api/papers/{pid}").json()["url"] is None
+    assert '<span class="url-text"' in client.get("/papers/js-read").text
