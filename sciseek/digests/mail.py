@@ -13,6 +13,7 @@ import smtplib
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
 from pathlib import Path
@@ -103,6 +104,9 @@ def render(name: str, **context: Any) -> tuple[str, str]:
     return text, html
 
 
+HEADER_POLICY = policy.default.clone(max_line_length=998)
+
+
 def compose(
     sender: str,
     to: str,
@@ -111,8 +115,13 @@ def compose(
     html: str,
     headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
-    """A multipart/alternative message (text first, HTML preferred by mail clients)."""
-    msg = EmailMessage()
+    """A multipart/alternative message (text first, HTML preferred by mail clients).
+
+    Header lines may run to RFC 5322's 998 characters, so that a long URL header such as
+    ``List-Unsubscribe: <https://...>`` goes out as written instead of as encoded-words,
+    which mail clients do not read as a URL.
+    """
+    msg = EmailMessage(policy=HEADER_POLICY)
     msg["From"] = sender
     msg["To"] = to
     msg["Subject"] = subject

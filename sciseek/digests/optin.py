@@ -46,8 +46,11 @@ def subscribe(
     frequency: str,
     *,
     now: dt.datetime | None = None,
+    client: str | None = None,
 ) -> Subscriber:
     """Validate and record a request, and mail the confirmation link.
+
+    ``client`` stands for the requester's address, for the per-client rate limit.
 
     Raises InvalidSubscription, RateLimited, mail.MailNotConfigured or mail.MailError (then the
     request does not count towards the rate limit).
@@ -56,7 +59,7 @@ def subscribe(
     check_frequency(frequency)
     subs.check_papers(interests)
     config = mail.SmtpConfig.from_env()
-    sub, digest, request_id = subs.request(email, interests, frequency, now)
+    sub, digest, request_id = subs.request(email, interests, frequency, now, client=client)
     shown, shown_frequency = sub.pending or (sub.interests, sub.frequency)
     token = confirm_token(secret_key(data_dir), sub, digest)
     text, html = mail.render(

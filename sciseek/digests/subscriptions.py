@@ -36,6 +36,8 @@ from .interests import (
 from .tokens import InvalidToken
 
 RATE_LIMIT = 3  # confirmation mails per address ...
+CLIENT_LIMIT = 10  # ... per client (web) address ...
+TOTAL_LIMIT = 100  # ... and from the whole server ...
 RATE_WINDOW = dt.timedelta(hours=1)  # ... in this window
 
 _SCHEMA = """
@@ -64,10 +66,13 @@ CREATE TABLE IF NOT EXISTS subscription_requests (
 );
 CREATE INDEX IF NOT EXISTS subscription_requests_email ON subscription_requests(email, created);
 """
+# added later: the (hashed) client address a request came from
+_CLIENT_COLUMN = "ALTER TABLE subscription_requests ADD COLUMN client TEXT"
 
 
 class RateLimited(OperationalError, RuntimeError):
-    """Too many confirmation mails asked for one address recently."""
+    """Too many confirmation mails asked for recently (for one address, from one client, or
+    from the whole server)."""
 
     status = 429
 
@@ -159,6 +164,10 @@ class Subscriptions:
             self._db.close()
             raise FileNotFoundError(f"{self.path} is not a sciseek store")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(subscription_requests)")}
+        if "client" not in columns:
+            with self._write() as db:
+                db.execute(_CLIENT_COLUMN)
 
     @classmethod
     def open(cls, data_dir: str | Path) -> Subscriptions:
@@ -238,10 +247,21 @@ class Subscriptions:
     # -- writes --------------------------------------------------------------------------
 
     def request(
-        self, email: str, interests: Interests, frequency: str, now: dt.datetime | None = None
+        self,
+        email: str,
+        interests: Interests,
+        frequency: str,
+        now: dt.datetime | None = None,
+        *,
+        client: str | None = None,
     ) -> tuple[Subscriber, str, int]:
         """Record a subscription request from the web: (subscriber, fingerprint of what the
-        confirmation link confirms, request id). Raises RateLimited past the limit."""
+        confirmation link confirms, request id).
+
+        Raises RateLimited when the last hour already saw ``RATE_LIMIT`` requests for this
+        address, ``CLIENT_LIMIT`` from this ``client`` (a key standing for the requester's
+        address) or ``TOTAL_LIMIT`` in all: each request mails someone.
+        """
         now = now or utcnow()
         email = normalise_email(email)
         pending = json.dumps({**interests.to_dict(), "frequency": frequency})
@@ -256,9 +276,24 @@ class Subscriptions:
                 raise RateLimited(
                     f"too many subscription requests for {email}; try again in an hour"
                 )
+            if client is not None:
+                (mine,) = db.execute(
+                    "SELECT COUNT(*) FROM subscription_requests WHERE client=?", (client,)
+                ).fetchone()
+                if mine >= CLIENT_LIMIT:
+                    raise RateLimited(
+                        f"at most {CLIENT_LIMIT} subscription requests an hour from one address;"
+                        " try again later"
+                    )
+            (total,) = db.execute("SELECT COUNT(*) FROM subscription_requests").fetchone()
+            if total >= TOTAL_LIMIT:
+                raise RateLimited(
+                    "this server has sent as many confirmation mails as it will in an hour;"
+                    " try again later"
+                )
             request_id = db.execute(
-                "INSERT INTO subscription_requests(email, created) VALUES (?, ?)",
-                (email, iso(now)),
+                "INSERT INTO subscription_requests(email, created, client) VALUES (?, ?, ?)",
+                (email, iso(now), client),
             ).lastrowid
             row = db.execute("SELECT id, state FROM subscribers WHERE email=?", (email,)).fetchone()
             if row is None:

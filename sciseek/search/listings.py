@@ -53,11 +53,22 @@ def trending(
     return scored[:k]
 
 
-def vote(engine: Engine, paper_id: str, voter: str, on: bool = True) -> int:
-    """Set one voter's upvote on a paper; returns its vote count."""
+VOTES_PER_CLIENT_HOUR = 20  # new upvotes one client address may cast in an hour
+
+
+def vote(
+    engine: Engine, paper_id: str, voter: str, on: bool = True, *, client: str | None = None
+) -> int:
+    """Set one voter's upvote on a paper; returns its vote count.
+
+    A ``client`` (an address, or a key standing for one) may cast at most
+    ``VOTES_PER_CLIENT_HOUR`` new upvotes an hour (then TooManyVotes, a 429).
+    """
     if engine.store.rowid(paper_id) is None:
         raise UnknownPaper(paper_id)
-    return engine.store.set_vote(paper_id, voter, on)
+    return engine.store.set_vote(
+        paper_id, voter, on, client=client, per_client_hour=VOTES_PER_CLIENT_HOUR
+    )
 
 
 def votes(engine: Engine, paper_ids: list[str]) -> dict[str, int]:

@@ -7,6 +7,7 @@ remembers the generation it reflects can catch up with exactly the changes it mi
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import sqlite3
@@ -17,6 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper, title_key
 
 from .clock import iso, utcnow
@@ -58,6 +60,12 @@ CREATE INDEX IF NOT EXISTS papers_recent ON papers(published DESC, added DESC);
 _COLUMNS = "rowid, id, title, abstract, authors, categories, published, url, extra"
 
 
+class TooManyVotes(BadInput):
+    """One client address cast more upvotes in the last hour than allowed."""
+
+    status = 429
+
+
 @dataclass(frozen=True)
 class UpsertResult:
     """What one upsert did."""
@@ -95,6 +103,7 @@ class Store:
         self._lock = threading.RLock()
         self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
+        self._add_vote_clients()
         row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
         if row is None:
             with self._write() as db:
@@ -115,6 +124,14 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock, transaction(self._db) as db:
             yield db
+
+    def _add_vote_clients(self) -> None:
+        """Votes record the (hashed) client address they came from; older stores gain it."""
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(votes)")}
+        if "client" not in columns:
+            with self._write() as db:
+                db.execute("ALTER TABLE votes ADD COLUMN client TEXT")
+        self._db.execute("CREATE INDEX IF NOT EXISTS votes_client ON votes(client, created)")
 
     def _next_generation(self, db: sqlite3.Connection) -> int:
         row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
@@ -289,14 +306,39 @@ class Store:
             ).fetchall()
         return [_row_to_paper(r) for r in rows]
 
-    def set_vote(self, paper_id: str, voter: str, on: bool) -> int:
-        """Record or remove one voter's upvote (idempotent); returns the paper's vote count."""
-        now = iso(utcnow())
+    def set_vote(
+        self,
+        paper_id: str,
+        voter: str,
+        on: bool,
+        *,
+        client: str | None = None,
+        per_client_hour: int | None = None,
+    ) -> int:
+        """Record or remove one voter's upvote (idempotent); returns the paper's vote count.
+
+        With ``per_client_hour``, a new upvote from a ``client`` that cast that many in the
+        last hour raises TooManyVotes (checked and written in one transaction).
+        """
+        now = utcnow()
         with self._write() as db:
             if on:
+                exists = db.execute(
+                    "SELECT 1 FROM votes WHERE paper_id=? AND voter=?", (paper_id, voter)
+                ).fetchone()
+                if not exists and client is not None and per_client_hour is not None:
+                    (recent,) = db.execute(
+                        "SELECT COUNT(*) FROM votes WHERE client=? AND created >= ?",
+                        (client, iso(now - dt.timedelta(hours=1))),
+                    ).fetchone()
+                    if recent >= per_client_hour:
+                        raise TooManyVotes(
+                            f"at most {per_client_hour} upvotes an hour from one address"
+                        )
                 db.execute(
-                    "INSERT OR IGNORE INTO votes(paper_id, voter, created) VALUES (?, ?, ?)",
-                    (paper_id, voter, now),
+                    "INSERT OR IGNORE INTO votes(paper_id, voter, created, client) "
+                    "VALUES (?, ?, ?, ?)",
+                    (paper_id, voter, iso(now), client),
                 )
             else:
                 db.execute("DELETE FROM votes WHERE paper_id=? AND voter=?", (paper_id, voter))

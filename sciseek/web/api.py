@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, Query, Request
 
 from sciseek.search import listings
 
@@ -80,14 +80,17 @@ def add_api_routes(app: FastAPI, site: Site) -> None:
         }
 
     @app.post("/api/papers/{paper_id:path}/upvote")
-    def api_upvote(paper_id: str, request: Request, response: Response) -> dict[str, Any]:
-        """Upvote a paper (once per browser; repeating changes nothing)."""
-        return site.vote(request, response, paper_id, True)
+    def api_upvote(paper_id: str, request: Request) -> dict[str, Any]:
+        """Upvote a paper (once per browser; repeating changes nothing).
+
+        403 without the voter cookie a paper page sets or from another site; 429 past
+        20 new upvotes an hour from one address."""
+        return site.vote(request, paper_id, True)
 
     @app.delete("/api/papers/{paper_id:path}/upvote")
-    def api_unvote(paper_id: str, request: Request, response: Response) -> dict[str, Any]:
+    def api_unvote(paper_id: str, request: Request) -> dict[str, Any]:
         """Take this browser's upvote back."""
-        return site.vote(request, response, paper_id, False)
+        return site.vote(request, paper_id, False)
 
 
 def snippet_json(segments: list[tuple[str, bool]]) -> dict[str, Any]:

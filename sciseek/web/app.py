@@ -23,6 +23,7 @@ from sciseek.search.engine import Engine
 from .api import add_api_routes
 from .errors import add_error_handlers
 from .pages import add_page_routes
+from .plumbing import Plumbing
 from .site import HERE, Site, empty_search
 from .subscriptions import add_subscription_routes
 
@@ -68,7 +69,8 @@ def create_app(engine: Engine) -> FastAPI:
 
     add_api_routes(app, site)
     add_page_routes(app, site)
-    add_subscription_routes(app, engine, site.key, site.page, site.same_site)
+    add_subscription_routes(app, site)
+    app.add_middleware(Plumbing, router=app.router)
     return app
 
 

@@ -84,9 +84,8 @@ def add_page_routes(app: FastAPI, site: Site) -> None:
 
     @app.post("/papers/{paper_id:path}/upvote", include_in_schema=False)
     def form_upvote(request: Request, paper_id: str, on: Annotated[str, Form()] = "true"):
-        response = RedirectResponse(f"/papers/{paper_id}", status_code=303)
-        site.vote(request, response, paper_id, on != "false")
-        return response
+        site.vote(request, paper_id, on != "false")
+        return RedirectResponse(f"/papers/{paper_id}", status_code=303)
 
     @app.get("/new", response_class=HTMLResponse, include_in_schema=False)
     def new_page(request: Request):

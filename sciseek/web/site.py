@@ -1,6 +1,8 @@
 """What every route of the web app shares: the engine, pages, voter cookies, same-site checks.
 
-Upvotes are keyed by a signed per-browser cookie, and state-changing requests must come from
+Upvotes are keyed by a signed per-browser cookie that a paper page sets: an upvote without it
+(a script that never opened a page) is refused, and one client address may cast at most
+``listings.VOTES_PER_CLIENT_HOUR`` new upvotes an hour. State-changing requests must come from
 this site (Origin or Referer check).
 """
 
@@ -96,12 +98,22 @@ class Site:
         )
         return hits[offset : offset + k], len(hits) > offset + k
 
-    def vote(self, request: Request, response: Response, paper_id: str, on: bool) -> dict[str, Any]:
-        """Set this browser's upvote on a paper (same-site requests only)."""
+    def client_key(self, request: Request) -> str:
+        """A keyed hash standing for the request's client address (the address is not kept)."""
+        host = request.client.host if request.client else ""
+        return hmac.new(self.key, f"client:{host}".encode(), hashlib.sha256).hexdigest()[:24]
+
+    def vote(self, request: Request, paper_id: str, on: bool) -> dict[str, Any]:
+        """Set this browser's upvote on a paper (same-site requests from a browser that has
+        opened a page of the site; bounded per client address)."""
         self.same_site(request)
         self.paper_or_404(paper_id)
-        ident = self.voter(request) or self.new_voter(response)
-        count = listings.vote(self.engine, paper_id, ident, on)
+        ident = self.voter(request)
+        if ident is None:
+            raise HTTPException(
+                403, detail="upvotes count only from a browser that opened the paper's page"
+            )
+        count = listings.vote(self.engine, paper_id, ident, on, client=self.client_key(request))
         return {"id": paper_id, "upvoted": on, "votes": count}
 
 

@@ -3,7 +3,6 @@ confirmation and unsubscribe links in emails (one-click unsubscribe, RFC 8058)."
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Form, HTTPException, Query, Request
@@ -13,6 +12,8 @@ from pydantic import BaseModel, Field
 from sciseek.digests import interests, mail, optin, subscriptions
 from sciseek.digests.tokens import ExpiredToken, InvalidToken, read_token
 from sciseek.search.engine import Engine
+
+from .site import Site
 
 
 class SubscriptionRequest(BaseModel):
@@ -25,20 +26,22 @@ class SubscriptionRequest(BaseModel):
     frequency: Literal["daily", "weekly"] = "daily"
 
 
-def _subscribe(engine: Engine, req: SubscriptionRequest) -> subscriptions.Subscriber:
+def _subscribe(engine: Engine, req: SubscriptionRequest, client: str) -> subscriptions.Subscriber:
     """Record a request and mail its confirmation; errors become HTTP errors."""
     try:
         wanted = interests.make_interests(req.queries, req.papers, req.categories)
         with subscriptions.Subscriptions.open(engine.data_dir) as subs:
-            return optin.subscribe(subs, engine.data_dir, req.email, wanted, req.frequency)
+            return optin.subscribe(
+                subs, engine.data_dir, req.email, wanted, req.frequency, client=client
+            )
     except interests.InvalidSubscription as e:
         raise HTTPException(422, detail=str(e)) from None
     except subscriptions.RateLimited as e:
         raise HTTPException(429, detail=str(e), headers={"Retry-After": "3600"}) from None
     except mail.MailNotConfigured:
-        # Not a server fault but this server's choice: a 4xx, like any refused request.
+        # The service is not available here (not the client's fault, and not a bug): 503.
         raise HTTPException(
-            403, detail="subscriptions are off on this server: email is not configured"
+            503, detail="subscriptions are off on this server: email is not configured"
         ) from None
     except mail.MailError:
         raise HTTPException(
@@ -46,14 +49,9 @@ def _subscribe(engine: Engine, req: SubscriptionRequest) -> subscriptions.Subscr
         ) from None
 
 
-def add_subscription_routes(
-    app: FastAPI,
-    engine: Engine,
-    key: bytes,
-    page: Callable[..., HTMLResponse],
-    same_site: Callable[[Request], None],
-) -> None:
+def add_subscription_routes(app: FastAPI, site: Site) -> None:
     """The subscribe form and API, and the pages behind the links in emails."""
+    engine, key, page, same_site = site.engine, site.key, site.page, site.same_site
 
     def claims(token: str, purpose: str) -> dict[str, Any]:
         try:
@@ -84,13 +82,14 @@ def add_subscription_routes(
         return notice(request, "That did not work", str(exc.detail), exc.status_code)
 
     @app.post("/api/subscriptions", status_code=202)
-    def api_subscribe(req: SubscriptionRequest) -> dict[str, Any]:
+    def api_subscribe(req: SubscriptionRequest, request: Request) -> dict[str, Any]:
         """Ask for email digests of new matching papers; a confirmation link is mailed first.
 
-        422 for a bad address, empty interests or an unknown paper id; 429 after 3 requests
-        for one address in an hour; 403 when this server has no email settings.
+        422 for a bad address, empty or too many interests or an unknown paper id; 429 after
+        3 requests for one address, 10 from one client address or 100 in all in an hour; 503
+        when this server has no email settings.
         """
-        sub = _subscribe(engine, req)
+        sub = _subscribe(engine, req, site.client_key(request))
         return {
             "status": "confirmation sent",
             "email": sub.email,
@@ -132,7 +131,7 @@ def add_subscription_routes(
             frequency=frequency,
         )
         try:
-            sub = _subscribe(engine, req)
+            sub = _subscribe(engine, req, site.client_key(request))
         except HTTPException as e:
             return page(
                 request,

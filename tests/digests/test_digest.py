@@ -100,6 +100,7 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[EmailMessage] = []
+        self.raw: list[bytes] = []  # as the server received them, before any decoding
         self.refuse: set[str] = set()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -109,6 +110,7 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        self.raw.append(envelope.content)
         self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
         return "250 OK"
 
@@ -273,6 +275,11 @@ def test_digest_has_the_matching_new_papers_once(engine, smtp, cli):
     assert f'href="{BASE}/papers/local-qe-2"' in html and "Grace Hopper" in html
     assert ada["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     assert ada["List-Unsubscribe"].startswith(f"<{BASE}/subscriptions/unsubscribe?token=")
+    # on the wire as RFC 2369 wants it: the bare <URL>, not RFC 2047 encoded-words
+    (wire,) = [raw for raw in smtp.inbox.raw if b"To: ada@example.org" in raw]
+    header = wire.split(b"List-Unsubscribe: ", 1)[1].split(b"\r\n")[0]
+    assert header.startswith(f"<{BASE}/subscriptions/unsubscribe?token=".encode())
+    assert header.endswith(b">") and b"=?" not in header
     for title in ("Sourdough", "Click Models", "Legal Case"):
         assert title not in text_of(ada) and title not in html
 
@@ -470,8 +477,37 @@ def test_rate_limit_is_a_429(engine, smtp, app, monkeypatch):
     # Without SMTP settings nothing can be confirmed, so nothing is stored.
     monkeypatch.delenv("SCISEEK_SMTP_HOST")
     r = app.post("/api/subscriptions", json={**body, "email": "alan@example.org"})
-    assert r.status_code == 403 and "not configured" in r.json()["detail"]
+    assert r.status_code == 503 and "not configured" in r.json()["detail"]
     assert subscriber(engine, "alan@example.org") is None
+
+
+def test_confirmation_mails_are_bounded_per_client_and_in_all(engine, smtp, app, monkeypatch):
+    from sciseek.digests import subscriptions
+
+    def ask(n: int, client=app):
+        body = {"email": f"stranger{n}@example.org", "queries": [QUERY]}
+        return client.post("/api/subscriptions", json=body)
+
+    codes = [ask(n).status_code for n in range(subscriptions.CLIENT_LIMIT + 2)]
+    assert codes == [202] * subscriptions.CLIENT_LIMIT + [429] * 2
+    assert "from one address" in ask(99).json()["detail"]
+    assert len(smtp.inbox.messages) == subscriptions.CLIENT_LIMIT
+    # other client addresses count towards the server's total
+    monkeypatch.setattr(subscriptions, "TOTAL_LIMIT", subscriptions.CLIENT_LIMIT + 3)
+    others = [TestClient(app.app, client=(f"10.0.0.{i}", 5000)) for i in range(5)]
+    codes = [ask(100 + i, c).status_code for i, c in enumerate(others)]
+    assert codes == [202] * 3 + [429] * 2
+    assert "this server has sent" in ask(200, others[-1]).json()["detail"]
+    assert len(smtp.inbox.messages) == subscriptions.CLIENT_LIMIT + 3
+
+
+def test_a_subscription_with_too_many_queries_is_refused(engine, smtp, app):
+    body = {"email": "ada@example.org", "queries": [f"topic {i}" for i in range(10_000)]}
+    r = app.post("/api/subscriptions", json=body)
+    assert r.status_code == 422 and "at most 10 queries" in r.json()["detail"]
+    body = {"email": "ada@example.org", "papers": [f"2401.{i:05d}" for i in range(51)]}
+    assert "at most 50 seed papers" in app.post("/api/subscriptions", json=body).json()["detail"]
+    assert not smtp.inbox.messages
 
 
 def test_a_failed_confirmation_mail_does_not_count(engine, smtp, app):

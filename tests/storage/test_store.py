@@ -3,7 +3,7 @@ import sqlite3
 import pytest
 
 from sciseek.ingest.papers import Paper
-from sciseek.storage.store import Store
+from sciseek.storage.store import Store, TooManyVotes
 
 
 def test_upsert_get_count_and_generation(tmp_path, papers):
@@ -83,3 +83,22 @@ def test_a_failing_write_leaves_the_store_as_it_was(tmp_path, papers):
     assert store.generation == generation and store.count() == 2
     store.upsert(papers[2:4])  # the connection is usable again
     assert store.count() == 4
+
+
+def test_a_store_from_before_vote_clients_gains_the_column(tmp_path):
+    path = tmp_path / "old.sqlite"
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE votes (paper_id TEXT NOT NULL, voter TEXT NOT NULL, created TEXT NOT NULL,"
+        " PRIMARY KEY (paper_id, voter))"
+    )
+    db.execute("INSERT INTO votes VALUES ('p', 'old-voter', '2026-01-01T00:00:00+00:00')")
+    db.commit()
+    db.close()
+    store = Store(path)
+    store.upsert([Paper("p", "A paper")])
+    assert store.set_vote("p", "new-voter", True, client="c", per_client_hour=1) == 2
+    with pytest.raises(TooManyVotes):
+        store.set_vote("p", "third-voter", True, client="c", per_client_hour=1)
+    assert store.set_vote("p", "new-voter", True, client="c", per_client_hour=1) == 2
+    store.close()

@@ -122,34 +122,58 @@ def test_new_lists_most_recent_first(client):
     assert client.get("/api/new", params={"k": 0}).status_code == 422
 
 
+def browser(app, paper_id="2404.00008"):
+    """A client that opened a paper page, as a browser does before it upvotes."""
+    c = TestClient(app)
+    assert c.get(f"/papers/{paper_id}").status_code == 200
+    return c
+
+
 def test_upvotes_are_one_per_browser_and_show_in_trending(client):
-    client.cookies.clear()
-    r = client.post("/api/papers/2404.00008/upvote", headers=SITE)
+    first = browser(client.app)
+    r = first.post("/api/papers/2404.00008/upvote", headers=SITE)
     assert r.status_code == 200 and r.json() == {"id": "2404.00008", "upvoted": True, "votes": 1}
-    again = client.post("/api/papers/2404.00008/upvote", headers=SITE)
+    again = first.post("/api/papers/2404.00008/upvote", headers=SITE)
     assert again.json()["votes"] == 1  # idempotent for this browser
-    other = TestClient(client.app)
+    other = browser(client.app)
     assert other.post("/api/papers/2404.00008/upvote", headers=SITE).json()["votes"] == 2
     trending = client.get("/api/trending").json()["papers"]
     assert trending[0]["id"] == "2404.00008" and trending[0]["votes"] == 2
-    undo = client.delete("/api/papers/2404.00008/upvote", headers=SITE)
+    undo = first.delete("/api/papers/2404.00008/upvote", headers=SITE)
     assert undo.json() == {"id": "2404.00008", "upvoted": False, "votes": 1}
     assert client.get("/api/papers/2404.00008").json()["votes"] == 1
 
 
-def test_cross_site_and_forged_votes_are_refused(client):
+def test_cross_site_forged_and_cookieless_votes_are_refused(client):
+    voter = browser(client.app, "2402.00003")
     for headers in (
         {},
         {"origin": "https://evil.example"},
         {"referer": "https://evil.example/page"},
     ):
-        r = client.post("/api/papers/2402.00003/upvote", headers=headers)
+        r = voter.post("/api/papers/2402.00003/upvote", headers=headers)
         assert r.status_code == 403, headers
-    client.cookies.set("sciseek_voter", "forged.0000")
-    r = client.post("/api/papers/2402.00003/upvote", headers=SITE)
-    assert r.status_code == 200
-    assert r.cookies.get("sciseek_voter", "").split(".")[0] != "forged"
-    client.cookies.clear()
+    for cookie in (None, "forged.0000"):
+        scripted = TestClient(client.app)
+        if cookie:
+            scripted.cookies.set("sciseek_voter", cookie)
+        r = scripted.post("/api/papers/2402.00003/upvote", headers=SITE)
+        assert r.status_code == 403 and "opened the paper's page" in r.json()["detail"]
+    assert client.get("/api/papers/2402.00003").json()["votes"] == 0
+
+
+def test_votes_from_one_address_are_bounded(tmp_path):
+    from sciseek.search.listings import VOTES_PER_CLIENT_HOUR
+
+    with Engine.open(tmp_path / "data") as engine:
+        engine.add(read_papers(FIXTURES / "papers.jsonl"), dense=False)
+        app = create_app(engine)
+        codes = []
+        for _ in range(VOTES_PER_CLIENT_HOUR + 3):  # a new "browser" each time, one address
+            codes.append(browser(app).post("/api/papers/2404.00008/upvote", headers=SITE))
+        assert [r.status_code for r in codes] == [200] * VOTES_PER_CLIENT_HOUR + [429] * 3
+        assert "upvotes an hour" in codes[-1].json()["detail"]
+        assert engine.store.vote_counts(["2404.00008"]) == {"2404.00008": VOTES_PER_CLIENT_HOUR}
 
 
 def test_html_pages_escape_everything(client):
@@ -178,6 +202,7 @@ def test_html_search_page_results_and_friendly_errors(client):
 
 def test_html_upvote_form_redirects_back(client):
     client.cookies.clear()
+    client.get("/papers/2405.00010")
     r = client.post(
         "/papers/2405.00010/upvote",
         data={"on": "true"},
@@ -210,3 +235,36 @@ def test_a_url_that_is_not_a_web_link_is_never_a_link(client):
         assert f'href="{script}"' not in page.text
         assert client.get(f"/api/papers/{pid}").json()["url"] is None
     assert '<span class="url-text"' in client.get("/papers/js-read").text
+
+
+@pytest.mark.parametrize("url", ["/", "/papers/2403.00006", "/api/health", "/api/new", "/new"])
+def test_head_answers_like_get_without_a_body(client, url):
+    got = client.get(url)
+    head = client.head(url)
+    assert head.status_code == got.status_code == 200
+    assert head.content == b"" and head.headers["content-type"] == got.headers["content-type"]
+    assert client.head("/papers/nope").status_code == 404
+
+
+def test_options_names_the_methods_of_a_route(client):
+    r = client.options("/api/subscriptions")
+    assert r.status_code == 204
+    assert set(r.headers["allow"].split(", ")) == {"POST", "OPTIONS"}
+    r = client.options("/api/search")
+    assert set(r.headers["allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert client.options("/no/such/route").status_code == 404
+
+
+def test_request_bodies_are_bounded(client):
+    from sciseek.web.plumbing import MAX_BODY
+
+    big = {"email": "ada@example.org", "queries": ["x" * (MAX_BODY + 1)]}
+    r = client.post("/api/subscriptions", json=big)
+    assert r.status_code == 413 and "larger than" in r.json()["detail"]
+
+    def chunks():  # no Content-Length: the limit holds on what actually arrives
+        for _ in range(MAX_BODY // 1000 + 2):
+            yield b"x" * 1000
+
+    r = client.post("/api/subscriptions", content=chunks(), headers={"content-type": "text/plain"})
+    assert r.status_code == 413
