@@ -270,7 +270,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     from sciseek.web.app import serve
 
-    with open_engine(args) as engine:
+    with open_engine(args, background=True) as engine:
         print(
             f"serving {engine.store.count()} papers on http://{args.host}:{args.port}/ "
             "(Ctrl-C stops)",

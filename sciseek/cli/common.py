@@ -46,8 +46,11 @@ def work_dir(data_dir: str | None, prefix: str) -> Iterator[Path]:
             yield Path(tmp)
 
 
-def open_engine(args: argparse.Namespace, data_dir: str | Path | None = None) -> Engine:
-    """The engine of the command's data dir, with its retrieval options applied."""
+def open_engine(
+    args: argparse.Namespace, data_dir: str | Path | None = None, *, background: bool = False
+) -> Engine:
+    """The engine of the command's data dir, with its retrieval options applied
+    (``background``: index work off the query path, for servers)."""
     path = Path(data_dir or args.data_dir or default_data_dir())
     fusion, weights, prf = (getattr(args, name, None) for name in ("fusion", "weights", "prf"))
     settings = None
@@ -69,6 +72,7 @@ def open_engine(args: argparse.Namespace, data_dir: str | Path | None = None) ->
         settings=settings,
         reranker=reranker,
         rerank_depth=getattr(args, "rerank_depth", RERANK_DEPTH),
+        background=background,
     )
 
 

@@ -201,8 +201,8 @@ def _read_json_format(path: Path, fmt: str) -> Iterator[Paper | ReadError]:
             yield ReadError(str(path), lineno, str(e))
 
 
-class _RecordTooLong(Exception):
-    pass
+class _RecordTooLong(InvalidPaper):
+    """A CSV record that runs past ``MAX_RECORD_BYTES``."""
 
 
 class _CsvLines:

@@ -22,6 +22,7 @@ from sciseek.index.vectors import DenseIndex, SparseIndex, describe
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.storage.store import Store, UpsertResult
 
+from .catchup import BackgroundSync, IndexNotReady
 from .feedback import PRF
 from .relevance import calibration as relevance_fit
 from .relevance import relevance as relevance_of
@@ -92,6 +93,7 @@ class Engine:
         settings: Settings,
         reranker: Any = None,
         rerank_depth: int = RERANK_DEPTH,
+        background: bool = False,
     ):
         self.data_dir = data_dir
         self.store = store
@@ -104,6 +106,8 @@ class Engine:
         self._settings = settings
         self._retrieval = Retrieval(self, reranker, rerank_depth)
         self._warned_calibration = False
+        self._sparse_wanted = self._sparse is not None
+        self._background = BackgroundSync(self._catch_up, log) if background else None
 
     @classmethod
     def open(
@@ -115,6 +119,7 @@ class Engine:
         settings: Settings | None = None,
         reranker: Any = None,
         rerank_depth: int = RERANK_DEPTH,
+        background: bool = False,
     ) -> Engine:
         """Open (creating if needed) a data directory and bring its indexes up to date.
 
@@ -122,6 +127,7 @@ class Engine:
         the one the data dir was built with. A different model than the index's is refused.
         ``settings`` (fusion, weights, PRF) default to the ones stored in the data dir;
         ``reranker`` (a ``rerank.Reranker``) re-scores the top ``rerank_depth`` results.
+        With ``background`` (servers), queries never wait for index work: see ``catchup``.
         """
         path = Path(data_dir) if data_dir is not None else default_data_dir()
         if path.exists() and not path.is_dir():
@@ -145,6 +151,7 @@ class Engine:
             settings=settings,
             reranker=reranker,
             rerank_depth=rerank_depth,
+            background=background,
         )
 
     def close(self) -> None:
@@ -197,19 +204,49 @@ class Engine:
 
     @property
     def dense(self) -> DenseIndex:
-        """The dense index, caught up with the store first if it is behind."""
+        """The dense index, caught up with the store first if it is behind (in the background,
+        answering from the embeddings it has meanwhile, when the engine was opened so)."""
         if self._dense.generation != self.store.generation:
-            self._dense.sync(wait=False)
+            if self._background is not None:
+                self._background.request()
+            else:
+                self._dense.sync(wait=False)
         return self._dense
 
     @property
     def sparse(self) -> SparseIndex:
-        """The SPLADE index, built (and then kept up to date) from the first time it is used."""
-        if self._sparse is None:
-            self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
-        if self._sparse.generation != self.store.generation:
-            self._sparse.sync()
-        return self._sparse
+        """The SPLADE index, built (and then kept up to date) from the first time it is used.
+
+        In the background mode a query before the first build is done raises IndexNotReady.
+        """
+        if self._background is None:
+            if self._sparse is None:
+                self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
+            if self._sparse.generation != self.store.generation:
+                self._sparse.sync()
+            return self._sparse
+        self._sparse_wanted = True
+        sparse = self._sparse
+        if sparse is None or sparse.generation != self.store.generation:
+            self._background.request()
+        if sparse is None or (sparse.generation == 0 and self.store.generation > 0):
+            raise IndexNotReady(
+                "the sparse (SPLADE) index is being built; sparse mode answers once it is done"
+                " (the other modes work now)"
+            )
+        return sparse
+
+    def wait_for_indexes(self, timeout: float | None = None) -> bool:
+        """Wait for background index work to finish; True when none is running."""
+        return self._background is None or self._background.wait(timeout)
+
+    def _catch_up(self) -> None:
+        self._dense.sync(wait=False)
+        self._dense.refresh()
+        if self._sparse_wanted:
+            if self._sparse is None:
+                self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
+            self._sparse.sync(wait=False)
 
     # -- writes --------------------------------------------------------------------------
 

@@ -83,5 +83,7 @@ def serve(engine: Engine, host: str = "127.0.0.1", port: int = 8000) -> None:
     """Run the app with uvicorn until interrupted."""
     import uvicorn
 
-    engine.search("warm up the encoder", k=1)  # load the models before the first visitor
+    # load the models before the first visitor; a dense index behind the store catches up in
+    # the background (the engine should be opened with background=True)
+    engine.search("warm up the encoder", k=1)
     uvicorn.run(create_app(engine), host=host, port=port, log_level="info")

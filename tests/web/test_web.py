@@ -268,3 +268,40 @@ def test_request_bodies_are_bounded(client):
 
     r = client.post("/api/subscriptions", content=chunks(), headers={"content-type": "text/plain"})
     assert r.status_code == 413
+
+
+def test_a_server_never_builds_an_index_inside_a_request(tmp_path, monkeypatch):
+    """Sparse mode answers 503 while its index is built in the background; dense and hybrid
+    answer from what the dense index has while the missing papers are encoded."""
+    import threading
+
+    from sciseek.index.vectors import DenseIndex
+
+    with Engine.open(tmp_path / "data") as engine:
+        engine.add(read_papers(FIXTURES / "papers.jsonl"))
+    release = threading.Event()
+    real_encode = DenseIndex._encode
+
+    def slow_encode(self, papers):
+        assert release.wait(60), "the test never released the encoder"
+        return real_encode(self, papers)
+
+    with Engine.open(tmp_path / "data", background=True) as engine:
+        late = Paper("late-1", "Protein structure prediction with late arrivals", "Folding.")
+        engine.store.upsert([late])  # in the store (another process indexed it), not encoded
+        engine.lexical.sync()
+        monkeypatch.setattr(DenseIndex, "_encode", slow_encode)
+        client = TestClient(create_app(engine))
+        r = client.get("/api/search", params={"q": "protein structure prediction"})
+        assert r.status_code == 200
+        ids = [h["id"] for h in r.json()["hits"]]
+        assert "late-1" in ids and "2403.00006" in ids  # BM25 finds the paper not encoded yet
+        assert engine.dense.generation != engine.store.generation  # still encoding
+        r = client.get("/api/search", params={"q": "protein", "mode": "sparse"})
+        assert r.status_code == 503 and "being built" in r.json()["detail"]
+        assert client.get("/papers/late-1").status_code == 200  # no similar papers yet: fine
+        release.set()
+        assert engine.wait_for_indexes(120)
+        assert engine.dense.generation == engine.store.generation
+        r = client.get("/api/search", params={"q": "protein", "mode": "sparse"})
+        assert r.status_code == 200 and r.json()["hits"]
