@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from hypothesis import settings
 
 from sciseek import Engine, read_papers
 from sciseek.cli import main
@@ -45,3 +46,12 @@ def cli(data_dir, capsys):
         return code, out, err
 
     return run
+
+
+# Property-based tests: seeded and small in the suite, 10,000 examples with
+# HYPOTHESIS_PROFILE=fuzz.
+settings.register_profile(
+    "ci", max_examples=60, derandomize=True, deadline=None, database=None, print_blob=True
+)
+settings.register_profile("fuzz", max_examples=10_000, deadline=None, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

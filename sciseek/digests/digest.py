@@ -7,11 +7,13 @@ are not comparable across queries, so a paper is kept only if its *calibrated* r
 P(relevant) of the cosine between the query's and the paper's embeddings (``relevance``),
 reaches THRESHOLD.
 
-Exactly once: a digest's papers go into the sent-log in the same transaction that advances the
-subscriber's watermark, after the SMTP server accepted the message, and papers in the sent-log
-are never candidates again. A subscriber whose message was not accepted is left as it was and
-retried by the next run. A run holds an exclusive lock on ``digest.lock`` in the data dir, so
-two runs never mail the same subscriber at once.
+Never twice: a digest's papers go into the sent-log in the same transaction that advances the
+subscriber's watermark, just before the message is handed to the SMTP server, and papers in the
+sent-log are never candidates again. If the server does not accept the message, that
+transaction is taken back and the subscriber is retried by the next run. A run killed in the
+instant between the commit and the server's answer leaves those papers logged as sent: they
+are not mailed again (at most once, rather than twice). A run holds an exclusive lock on
+``digest.lock`` in the data dir, so two runs never mail the same subscriber at once.
 """
 
 from __future__ import annotations
@@ -210,12 +212,14 @@ def send_digests(
                 if output is not None:
                     _write_preview(output, sub, msg)
             else:
+                sent = [m.paper.id for m in matches]
+                subs.record_digest(sub.id, sent, watermark, now)
                 try:
                     mailer.send(msg)
                 except mail.MailError as e:
+                    subs.undo_digest(sub, sent)
                     report.failed.append((sub.email, str(e)))
                     continue
-                subs.record_digest(sub.id, [m.paper.id for m in matches], watermark, now)
             report.sent += 1
             report.papers += len(matches)
             log(f"{sub.email}: {len(matches)} papers: {', '.join(m.paper.id for m in matches)}")

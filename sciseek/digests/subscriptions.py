@@ -409,8 +409,9 @@ class Subscriptions:
         self, subscriber_id: int, paper_ids: Sequence[str], watermark: str, now: dt.datetime
     ) -> None:
         """In one transaction: log the papers as sent and advance the subscriber's watermark
-        and digest clock. Called once the SMTP server accepted the digest (or when nothing
-        qualified)."""
+        and digest clock. Called just before a digest is handed to the SMTP server (and
+        taken back with ``undo_digest`` if the server does not accept it), or when nothing
+        qualified."""
         with self._write() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO digest_sent(subscriber_id, paper_id, sent) VALUES (?,?,?)",
@@ -419,4 +420,17 @@ class Subscriptions:
             db.execute(
                 "UPDATE subscribers SET watermark=max(watermark, ?), last_digest=? WHERE id=?",
                 (watermark, iso(now), subscriber_id),
+            )
+
+    def undo_digest(self, sub: Subscriber, paper_ids: Sequence[str]) -> None:
+        """Take back a ``record_digest`` whose message the server did not accept: the papers
+        leave the sent-log and the watermark and digest clock return to ``sub``'s."""
+        with self._write() as db:
+            db.executemany(
+                "DELETE FROM digest_sent WHERE subscriber_id=? AND paper_id=?",
+                [(sub.id, pid) for pid in paper_ids],
+            )
+            db.execute(
+                "UPDATE subscribers SET watermark=?, last_digest=? WHERE id=?",
+                (sub.watermark, sub.last_digest, sub.id),
             )

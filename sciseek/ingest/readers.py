@@ -155,17 +155,16 @@ def _arxiv_paper(obj: Any) -> Paper:
     parsed = obj.get("authors_parsed")
     if isinstance(parsed, list) and parsed:
         authors = [
-            " ".join(part for part in (a[1], a[0], a[2] if len(a) > 2 else "") if part).strip()
+            " ".join(p for p in (a[1], a[0], a[2] if len(a) > 2 else "") if p).strip()
             for a in parsed
-            if isinstance(a, list) and len(a) >= 2
+            if isinstance(a, list) and len(a) >= 2 and all(isinstance(p, str) for p in a[:3])
         ]
     else:
         raw = obj.get("authors") or ""
-        authors = (
-            [a for a in raw.replace(" and ", ", ").split(",")] if isinstance(raw, str) else raw
-        )
-    versions = obj.get("versions") or []
-    published = _arxiv_date(versions[0].get("created")) if versions else None
+        authors = raw.replace(" and ", ", ").split(",") if isinstance(raw, str) else raw
+    versions = obj.get("versions")
+    first = versions[0] if isinstance(versions, list) and versions else None
+    published = _arxiv_date(first.get("created")) if isinstance(first, dict) else None
     published = published or obj.get("update_date")
     main = {"id", "title", "abstract", "authors", "authors_parsed", "categories", "versions"}
     record = {k: v for k, v in obj.items() if k not in main}
@@ -176,7 +175,7 @@ def _arxiv_paper(obj: Any) -> Paper:
         authors=authors,
         categories=cats.split() if isinstance(cats := obj.get("categories"), str) else cats,
         published=published,
-        url=f"https://arxiv.org/abs/{obj.get('id')}" if obj.get("id") else None,
+        url=f"https://arxiv.org/abs/{obj['id']}" if isinstance(obj.get("id"), str) else None,
     )
     return paper_from_dict(record)
 

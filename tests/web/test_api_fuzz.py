@@ -1,4 +1,5 @@
-"""Property-based fuzzing of the OpenAPI schema with schemathesis: no input may cause a 5xx."""
+"""Property-based fuzzing of the OpenAPI schema with schemathesis: no input may cause a 5xx
+(except the 503 that says a service, here email, is not configured on this server)."""
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -32,7 +33,8 @@ def test_no_generated_request_causes_a_server_error(tmp_path):
             def check(case):
                 response = case.call(headers={"origin": "http://localhost"})
                 seen.append(response.status_code)
-                assert response.status_code < 500, (
+                unconfigured = response.status_code == 503 and "not configured" in response.text
+                assert response.status_code < 500 or unconfigured, (
                     operation.label,
                     case.formatted_path,
                     case.query,
