@@ -124,7 +124,7 @@ def paper_from_oai(metadata: etree._Element) -> Paper:
         "title": text("title"),
         "abstract": text("abstract"),
         "authors": authors,
-        "categories": text("categories"),
+        "categories": (text("categories") or "").split(),
         "published": text("created"),
         "url": f"https://arxiv.org/abs/{pid}" if pid else None,
     }
