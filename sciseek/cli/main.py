@@ -106,7 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     parser = argparse.ArgumentParser(
-        prog="sciseek", description="Search engine for scientific papers.", parents=[top]
+        prog="sciseek",
+        description="Search engine for scientific papers.",
+        epilog="Exit status: 0 success, 1 failure, 2 bad usage or bad input, 3 partial input "
+        "(index read a damaged file and indexed what it could).",
+        parents=[top],
     )
     parser.add_argument("--version", action="version", version=f"sciseek {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
