@@ -1,8 +1,8 @@
 """Email subscriptions: the subscriber tables, double opt-in state, unsubscribing.
 
 Subscribers live in the papers' SQLite file (WAL mode), in tables of their own: ``subscribers``,
-``digest_sent`` (which paper went to whom, for exactly-once digests) and
-``subscription_requests`` (for the per-address rate limit). A request stores a *pending*
+``digest_sent`` (which paper went to whom, so that none goes twice) and
+``subscription_requests`` (for the rate limits of ``limits``). A request stores a *pending*
 subscriber, whom ``optin.subscribe`` mails a signed, expiring confirmation link; only confirmed
 (*active*) subscribers get digests. A new request for an address that is already active leaves its
 interests alone until the new link is followed, so nobody can change another person's
@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sciseek.errors import BadInput, OperationalError
+from sciseek.errors import BadInput
 from sciseek.storage.clock import iso, utcnow
 from sciseek.storage.sqlite import connect, transaction
 
@@ -33,12 +33,8 @@ from .interests import (
     fingerprint,
     normalise_email,
 )
+from .limits import RateLimited, check_request_limits  # noqa: F401 - RateLimited re-exported
 from .tokens import InvalidToken
-
-RATE_LIMIT = 3  # confirmation mails per address ...
-CLIENT_LIMIT = 10  # ... per client (web) address ...
-TOTAL_LIMIT = 100  # ... and from the whole server ...
-RATE_WINDOW = dt.timedelta(hours=1)  # ... in this window
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscribers (
@@ -68,13 +64,6 @@ CREATE INDEX IF NOT EXISTS subscription_requests_email ON subscription_requests(
 """
 # added later: the (hashed) client address a request came from
 _CLIENT_COLUMN = "ALTER TABLE subscription_requests ADD COLUMN client TEXT"
-
-
-class RateLimited(OperationalError, RuntimeError):
-    """Too many confirmation mails asked for recently (for one address, from one client, or
-    from the whole server)."""
-
-    status = 429
 
 
 class UnknownSubscriber(BadInput, LookupError):
@@ -258,39 +247,14 @@ class Subscriptions:
         """Record a subscription request from the web: (subscriber, fingerprint of what the
         confirmation link confirms, request id).
 
-        Raises RateLimited when the last hour already saw ``RATE_LIMIT`` requests for this
-        address, ``CLIENT_LIMIT`` from this ``client`` (a key standing for the requester's
-        address) or ``TOTAL_LIMIT`` in all: each request mails someone.
+        Raises RateLimited past the limits of ``limits`` (per address, per ``client`` (a key
+        standing for the requester's address), in all): each request mails someone.
         """
         now = now or utcnow()
         email = normalise_email(email)
         pending = json.dumps({**interests.to_dict(), "frequency": frequency})
         with self._write() as db:
-            db.execute(
-                "DELETE FROM subscription_requests WHERE created < ?", (iso(now - RATE_WINDOW),)
-            )
-            (recent,) = db.execute(
-                "SELECT COUNT(*) FROM subscription_requests WHERE email=?", (email,)
-            ).fetchone()
-            if recent >= RATE_LIMIT:
-                raise RateLimited(
-                    f"too many subscription requests for {email}; try again in an hour"
-                )
-            if client is not None:
-                (mine,) = db.execute(
-                    "SELECT COUNT(*) FROM subscription_requests WHERE client=?", (client,)
-                ).fetchone()
-                if mine >= CLIENT_LIMIT:
-                    raise RateLimited(
-                        f"at most {CLIENT_LIMIT} subscription requests an hour from one address;"
-                        " try again later"
-                    )
-            (total,) = db.execute("SELECT COUNT(*) FROM subscription_requests").fetchone()
-            if total >= TOTAL_LIMIT:
-                raise RateLimited(
-                    "this server has sent as many confirmation mails as it will in an hour;"
-                    " try again later"
-                )
+            check_request_limits(db, email, client, now)
             request_id = db.execute(
                 "INSERT INTO subscription_requests(email, created, client) VALUES (?, ?, ?)",
                 (email, iso(now), client),

@@ -482,23 +482,23 @@ def test_rate_limit_is_a_429(engine, smtp, app, monkeypatch):
 
 
 def test_confirmation_mails_are_bounded_per_client_and_in_all(engine, smtp, app, monkeypatch):
-    from sciseek.digests import subscriptions
+    from sciseek.digests import limits
 
     def ask(n: int, client=app):
         body = {"email": f"stranger{n}@example.org", "queries": [QUERY]}
         return client.post("/api/subscriptions", json=body)
 
-    codes = [ask(n).status_code for n in range(subscriptions.CLIENT_LIMIT + 2)]
-    assert codes == [202] * subscriptions.CLIENT_LIMIT + [429] * 2
+    codes = [ask(n).status_code for n in range(limits.CLIENT_LIMIT + 2)]
+    assert codes == [202] * limits.CLIENT_LIMIT + [429] * 2
     assert "from one address" in ask(99).json()["detail"]
-    assert len(smtp.inbox.messages) == subscriptions.CLIENT_LIMIT
+    assert len(smtp.inbox.messages) == limits.CLIENT_LIMIT
     # other client addresses count towards the server's total
-    monkeypatch.setattr(subscriptions, "TOTAL_LIMIT", subscriptions.CLIENT_LIMIT + 3)
+    monkeypatch.setattr(limits, "TOTAL_LIMIT", limits.CLIENT_LIMIT + 3)
     others = [TestClient(app.app, client=(f"10.0.0.{i}", 5000)) for i in range(5)]
     codes = [ask(100 + i, c).status_code for i, c in enumerate(others)]
     assert codes == [202] * 3 + [429] * 2
     assert "this server has sent" in ask(200, others[-1]).json()["detail"]
-    assert len(smtp.inbox.messages) == subscriptions.CLIENT_LIMIT + 3
+    assert len(smtp.inbox.messages) == limits.CLIENT_LIMIT + 3
 
 
 def test_a_subscription_with_too_many_queries_is_refused(engine, smtp, app):
