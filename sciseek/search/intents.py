@@ -11,8 +11,9 @@ outweighs BM25's decisive match. The rules here are fixed, not fitted on any eva
   papers go first, and the rest is fused with BM25's share of the weight raised to
   ``KNOWN_ITEM_BM25`` (``known_item_weights``).
 - ``author_query``: "papers by NAME", "by NAME", "NAME et al" name an author; a bare NAME (one
-  to four words, an optional year) does when the name is on more papers as an author than in
-  the text. Those papers go first, that year's first, newest first.
+  to four words, an optional year, not in capitals) does when the name is on more papers as
+  an author than in the text and the query names no title. Those papers go first, that year's
+  first, newest first.
 - a query of at least ``PREFIX_WORDS`` words that starts at most ``PREFIX_TITLES`` titles
   puts those papers first.
 """
@@ -74,8 +75,16 @@ def is_short(terms: list[str]) -> bool:
 
 
 def names_author(author: AuthorQuery, as_author: int, in_text: int) -> bool:
-    """Whether the query is about the author: cued, or the name is more an author than a word."""
-    return as_author > 0 and (author.cued or as_author >= in_text)
+    """Whether the query is about the author: cued, or the name is more an author than a word.
+
+    An uncued name in capitals ("MOON", "PAN") is an acronym, not a name.
+    """
+    if as_author == 0:
+        return False
+    if author.cued:
+        return True
+    acronym = any(len(w) > 1 and w.isupper() for w in author.name.split())
+    return not acronym and as_author >= in_text
 
 
 def known_item_weights(weights: dict[str, float]) -> dict[str, float]:

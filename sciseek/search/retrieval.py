@@ -82,10 +82,13 @@ class Retrieval:
             runs = self.runs(query, names, filters, exact_dense=settings.fusion != "rrf")
             titled = self.titled(query, runs.get("bm25", {})) if settings.adaptive else set()
             weights = intents.known_item_weights(settings.weights) if titled else None
-            ranked = [(int(r), s) for r, s in self.fuse(runs, max(depth, CANDIDATES), weights)]
+            pool = len({r for run in runs.values() for r in run})
+            ranked = [(int(r), s) for r, s in self.fuse(runs, max(depth, pool, 1), weights)]
             if settings.adaptive:
+                # a query that names a title is not taken for a bare author name
+                author = self.by_author(query, filters, guess=not titled)
                 named = (
-                    self.by_author(query, filters)
+                    author
                     + self.title_starts(query, filters)
                     + [r for r, _ in ranked if r in titled]
                 )
@@ -224,10 +227,13 @@ class Retrieval:
             rows = [r for r in rows if r in papers and filters.matches(papers[r])]
         return rows
 
-    def by_author(self, query: str, filters: Filters | None) -> list[int]:
-        """Papers by the author the query names (that year's first, newest first), if any."""
+    def by_author(self, query: str, filters: Filters | None, *, guess: bool = True) -> list[int]:
+        """Papers by the author the query names (that year's first, newest first), if any.
+
+        With ``guess=False`` only a cued name ("papers by", "et al") counts.
+        """
         author = intents.author_query(query)
-        if author is None:
+        if author is None or not (author.cued or guess):
             return []
         lexical = self.engine.lexical
         as_author = lexical.author_count(author.name)

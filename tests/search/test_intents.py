@@ -116,3 +116,9 @@ def test_known_item_weights_shift_towards_bm25():
     w = intents.known_item_weights({"bm25": 0.4, "dense": 0.6})
     assert w["bm25"] > w["dense"] and w["bm25"] + w["dense"] == pytest.approx(1.0)
     assert intents.known_item_weights({"dense": 1.0}) == {"dense": 1.0}
+
+
+def test_a_bare_name_in_capitals_is_an_acronym_not_an_author():
+    assert not intents.names_author(intents.AuthorQuery("MOON", None, False), 2, 0)
+    assert intents.names_author(intents.AuthorQuery("Moon", None, False), 2, 0)
+    assert intents.names_author(intents.AuthorQuery("MOON", None, True), 2, 0)
