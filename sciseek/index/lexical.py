@@ -291,6 +291,67 @@ class LexicalIndex:
             segments.append((" …", False))
         return [s for s in segments if s[0]]
 
+    def doc_freq(self, term: str) -> int:
+        """How many papers hold the index term ``term`` (e.g. from ``terms``)."""
+        return self._index.searcher().doc_freq("text", term)
+
+    def rare_terms(self, query: str, rare: int) -> list[str]:
+        """The query's index terms that occur in at most ``rare`` papers (at least one)."""
+        searcher = self._index.searcher()
+        terms = dict.fromkeys(self.terms(query))
+        return [t for t in terms if 0 < searcher.doc_freq("text", t) <= rare]
+
+    def _author_query(self, name: str) -> tantivy.Query | None:
+        words = self._author_analyzer.analyze(name)
+        schema = self._index.schema
+        if len(words) == 1:
+            return tantivy.Query.term_query(schema, "author", words[0])
+        return tantivy.Query.phrase_query(schema, "author", words) if words else None
+
+    def author_count(self, name: str) -> int:
+        """How many papers list an author whose name contains ``name`` (words in order)."""
+        q = self._author_query(name)
+        return self._index.searcher().search(q, 1, count=True).count if q is not None else 0
+
+    def text_count(self, text: str) -> int:
+        """How many papers hold every index term of ``text`` in their title or abstract."""
+        terms = self.terms(text)
+        if not terms:
+            return 0
+        schema = self._index.schema
+        q = tantivy.Query.boolean_query(
+            [(tantivy.Occur.Must, tantivy.Query.term_query(schema, "text", t)) for t in terms]
+        )
+        return self._index.searcher().search(q, 1, count=True).count
+
+    def by_author(
+        self, name: str, k: int, filters: Filters | None = None, year: int | None = None
+    ) -> list[int]:
+        """Row ids of up to k papers by an author named ``name`` (of ``year``), newest first."""
+        q = self._author_query(name)
+        if q is None or k <= 0:
+            return []
+        parts = [(tantivy.Occur.Must, q)]
+        fq = self._filter_query(filters) if filters else None
+        if fq is not None:
+            parts.append((tantivy.Occur.Must, fq))
+        if year is not None:
+            span = tantivy.Query.range_query(
+                self._index.schema,
+                "published",
+                tantivy.FieldType.Date,
+                _to_datetime(f"{year}-01-01"),
+                _to_datetime(f"{year}-12-31"),
+            )
+            parts.append((tantivy.Occur.Must, span))
+        searcher = self._index.searcher()
+        hits = searcher.search(
+            tantivy.Query.boolean_query(parts), k, count=False, order_by_field="published"
+        ).hits
+        if not hits:
+            return []
+        return list(searcher.fast_field_values("rowid", [addr for _, addr in hits]))
+
     def filter_rowids(self, filters: Filters) -> np.ndarray:
         """Row ids of every paper that passes ``filters``."""
         fq = self._filter_query(filters)

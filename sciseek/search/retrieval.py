@@ -21,7 +21,7 @@ from sciseek.index.vectors import DenseIndex, SparseIndex
 from sciseek.ingest.papers import Filters, normalise_id
 from sciseek.storage.store import Store
 
-from . import feedback, fusion
+from . import feedback, fusion, intents
 from .feedback import PRF
 from .settings import Settings
 
@@ -76,15 +76,28 @@ class Retrieval:
         check_k(k)
         settings = self.engine.settings
         depth = max(k, self.rerank_depth) if self.reranker is not None else k
+        named: list[int] = []  # papers the query names, put first in this order
         if mode == "hybrid":
             names = [n for n, w in settings.weights.items() if w > 0]
             runs = self.runs(query, names, filters, exact_dense=settings.fusion != "rrf")
-            ranked = [(int(r), s) for r, s in self.fuse(runs, depth)]
+            titled = self.titled(query, runs.get("bm25", {})) if settings.adaptive else set()
+            weights = intents.known_item_weights(settings.weights) if titled else None
+            pool = len({r for run in runs.values() for r in run})
+            ranked = [(int(r), s) for r, s in self.fuse(runs, max(depth, pool, 1), weights)]
+            if settings.adaptive:
+                # a query that names a title is not taken for a bare author name
+                author = self.by_author(query, filters, guess=not titled)
+                named = (
+                    author
+                    + self.title_starts(query, filters)
+                    + [r for r, _ in ranked if r in titled]
+                )
         else:
             allowed = self.engine.lexical.filter_rowids(filters) if filters else None
             ranked = self.run(mode, query, depth, filters, allowed)
         if self.reranker is not None:
             ranked = self.rerank(query, ranked)
+        ranked = self.put_first(named, ranked)[:depth]
         return self.pin_exact(query, ranked[:k], k, filters)
 
     def runs(
@@ -188,6 +201,61 @@ class Retrieval:
         tail = ranked[depth:]
         return reranked + [(r, floor - 1.0 - i) for i, (r, _) in enumerate(tail)]
 
+    # -- what a query names: rare title terms, authors (``intents``) ----------------------
+
+    def titled(self, query: str, candidates: Iterable[int]) -> set[int]:
+        """Candidates whose title holds every rare term of a short query (``intents``)."""
+        lexical = self.engine.lexical
+        if not intents.is_short(lexical.terms(query)):
+            return set()
+        rare = set(lexical.rare_terms(query, intents.rare_limit(lexical.count())))
+        if not rare:
+            return set()
+        papers = self.engine.store.get_by_rowids(list(candidates))
+        return {r for r, p in papers.items() if rare <= set(lexical.terms(p.title))}
+
+    def title_starts(self, query: str, filters: Filters | None) -> list[int]:
+        """The few papers whose title starts with the query's words (a long enough query)."""
+        if len(query.split()) < intents.PREFIX_WORDS:
+            return []
+        store = self.engine.store
+        rows = store.rowids_by_title_prefix(query, intents.PREFIX_TITLES + 1)
+        if not rows or len(rows) > intents.PREFIX_TITLES:
+            return []
+        if filters:
+            papers = store.get_by_rowids(rows)
+            rows = [r for r in rows if r in papers and filters.matches(papers[r])]
+        return rows
+
+    def by_author(self, query: str, filters: Filters | None, *, guess: bool = True) -> list[int]:
+        """Papers by the author the query names (that year's first, newest first), if any.
+
+        With ``guess=False`` only a cued name ("papers by", "et al") counts.
+        """
+        author = intents.author_query(query)
+        if author is None or not (author.cued or guess):
+            return []
+        lexical = self.engine.lexical
+        as_author = lexical.author_count(author.name)
+        in_text = 0 if author.cued or not as_author else lexical.text_count(author.name)
+        if not intents.names_author(author, as_author, in_text):
+            return []
+        limit = intents.AUTHOR_LIMIT
+        rows = lexical.by_author(author.name, limit, filters, author.year) if author.year else []
+        return list(dict.fromkeys(rows + lexical.by_author(author.name, limit, filters)))[:limit]
+
+    def put_first(
+        self, first: list[int], ranked: list[tuple[int, float]]
+    ) -> list[tuple[int, float]]:
+        """``first`` (in its order) above the rest of ``ranked``, scored above its top."""
+        first = list(dict.fromkeys(first))
+        if not first:
+            return ranked
+        top_score = max((s for _, s in ranked), default=0.0)
+        pinned = [(r, top_score + 1.0 - i * 1e-6) for i, r in enumerate(first)]
+        chosen = set(first)
+        return pinned + [(r, s) for r, s in ranked if r not in chosen]
+
     def pin_exact(
         self, query: str, ranked: list[tuple[int, float]], k: int, filters: Filters | None
     ) -> list[tuple[int, float]]:
@@ -202,7 +270,4 @@ class Retrieval:
         if filters:
             papers = self.engine.store.get_by_rowids(exact)
             exact = [r for r in exact if r in papers and filters.matches(papers[r])]
-        top_score = max((s for _, s in ranked), default=0.0)
-        pinned = [(r, top_score + 1.0 - i * 1e-6) for i, r in enumerate(exact)]
-        rest = [(r, s) for r, s in ranked if r not in set(exact)]
-        return (pinned + rest)[:k]
+        return self.put_first(exact, ranked)[:k]

@@ -1,4 +1,4 @@
-"""Retrieval settings stored with the indexes: the fusion method, retriever weights and PRF.
+"""Retrieval settings stored with the indexes: fusion method, retriever weights, PRF, adaptivity.
 
 ``sciseek tune`` writes them to the data dir's ``config.json``; ``Engine.open`` reads them back,
 so a tuned data dir searches the way it was tuned.
@@ -31,6 +31,8 @@ class Settings:
     fusion: str = DEFAULT_FUSION
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_WEIGHTS))
     prf: PRF | None = None
+    # hybrid only: weights adapted to the query, author and title-name intents (``intents``)
+    adaptive: bool = True
 
 
 def load_settings(data_dir: Path) -> Settings:
@@ -47,9 +49,12 @@ def load_settings(data_dir: Path) -> Settings:
         if not weights or set(weights) - set(RETRIEVERS):
             raise ValueError("weights must name bm25, dense or sparse")
         prf = PRF.from_dict(config["prf"]) if config.get("prf") else None
+        adaptive = config.get("adaptive", True)
+        if not isinstance(adaptive, bool):
+            raise ValueError("adaptive must be true or false")
     except (ValueError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: bad retrieval settings ({e}); fix or delete it") from None
-    return Settings(method, weights, prf)
+    return Settings(method, weights, prf, adaptive)
 
 
 def save_settings(data_dir: Path, settings: Settings, **provenance: Any) -> Path:
@@ -59,6 +64,7 @@ def save_settings(data_dir: Path, settings: Settings, **provenance: Any) -> Path
         "fusion": settings.fusion,
         "weights": settings.weights,
         "prf": settings.prf.to_dict() if settings.prf else None,
+        "adaptive": settings.adaptive,
         **provenance,
     }
     atomic_write(path, json.dumps(config, indent=2) + "\n")

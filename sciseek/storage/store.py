@@ -230,6 +230,18 @@ class Store:
                 r[0] for r in self._db.execute("SELECT rowid FROM papers WHERE title_key=?", (key,))
             ]
 
+    def rowids_by_title_prefix(self, prefix: str, limit: int) -> list[int]:
+        """Row ids of up to ``limit`` papers whose title starts with the words of ``prefix``."""
+        key = title_key(prefix)
+        if not key:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT rowid FROM papers WHERE title_key > ? AND title_key < ? LIMIT ?",
+                (key + " ", key + " \U0010ffff", limit),
+            )
+            return [r[0] for r in rows]
+
     def rowid(self, paper_id: str) -> int | None:
         """The row id of a paper, or None."""
         with self._lock:
