@@ -51,10 +51,10 @@ from aiosmtpd.controller import Controller
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPERS = ROOT.parent / "shared" / "data" / "arxiv" / "papers.jsonl.gz"
-PAGE = 50  # records per OAI page
+PAGE = 25  # records per OAI page
 FEED = 3  # pages per harvest
-INDEX_FILE = 150  # papers per index run
-BATCH = 30  # papers per committed batch
+INDEX_FILE = 80  # papers per index run
+BATCH = 20  # papers per committed batch
 THRESHOLD = "0.1"  # digests: low, so that many papers are mailed (and could be twice)
 QUERIES = ["dense retrieval", "diffusion models for images", "large language model agents"]
 
