@@ -24,7 +24,7 @@ from sciseek.storage.store import Store, UpsertResult
 
 from .feedback import PRF
 from .relevance import calibration as relevance_fit
-from .relevance import relevance as relevance_of
+from .relevance import query_words
 from .retrieval import (  # noqa: F401 - re-exported: the engine's limits and modes
     DEFAULT_MODE,
     MAX_K,
@@ -297,11 +297,12 @@ class Engine:
     def relevance(self, query: str, hits: Sequence[Hit]) -> list[float | None]:
         """Calibrated probability that each hit is relevant to ``query`` (None: no vector yet).
 
-        The same scale for every mode: a logistic map of the query-paper cosine
+        The same scale for every mode and every kind of query: a logistic map of the
+        query-paper cosine whose slope and intercept depend on the query's length
         (``sciseek.search.relevance``), fitted for the dense model in use.
         """
         dense = self.dense
-        a, b, calibrated = relevance_fit(dense.model_name, dense.model_path)
+        model, calibrated = relevance_fit(dense.model_name, dense.model_path)
         if not calibrated and not self._warned_calibration:
             self._log(
                 f"warning: no relevance calibration for model {dense.model_name}; using the "
@@ -310,10 +311,11 @@ class Engine:
             self._warned_calibration = True
         rowids = {h.paper.id: self.store.rowid(h.paper.id) for h in hits}
         cos = dense.scores(dense.encode_query(query), [r for r in rowids.values() if r])
+        words = query_words(query)
         out: list[float | None] = []
         for h in hits:
             r = rowids[h.paper.id]
-            out.append(relevance_of(cos[r], a, b) if r is not None and r in cos else None)
+            out.append(model.probability(cos[r], words) if r is not None and r in cos else None)
         return out
 
     def runs(
