@@ -1,8 +1,9 @@
 """Fit a cosine-only relevance calibration, P(relevant) = 1 / (1 + exp(-(a * cos + b))).
 
-This is the form a trained model's ``sciseek-calibration.json`` holds. The bundled model's
-shipped calibration also depends on the query's length and is fitted on judged interests of
-every kind by ``digest_quality.py`` and ``digest_fit.py`` (BENCHMARKS.md, "Digest quality").
+This is the bundled model's map for long queries (questions, claims, descriptions) and the
+form a trained model's ``sciseek-calibration.json`` holds. Short topic phrases are scored by
+another map, fitted on judged topic phrases by ``digest_quality.py`` (BENCHMARKS.md, "Digest
+quality"); the figures below are of long queries and unchanged by it.
 
 python benchmarks/calibrate_threshold.py [--fit med:test,...] [--test scifact:test] [--work DIR]
     [--model DIR [--write]]
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -40,7 +42,7 @@ import numpy as np
 from sciseek import Engine
 from sciseek.quality.evaluation import load_dataset
 from sciseek.search.indexing import index_files
-from sciseek.search.relevance import BUNDLED, Calibration, fit, query_words, save_calibration
+from sciseek.search.relevance import A, B, fit, save_calibration
 
 # Smaller sets first: a first run encodes each corpus (minutes on a 2-core CPU).
 FIT = ("med:test", "cisi:test", "cacm:test", "scifact:train", "npl:test")
@@ -49,12 +51,12 @@ THRESHOLDS = [round(0.3 + 0.05 * i, 2) for i in range(11)]
 
 
 def _pairs(shared: Path, work: Path, spec: str, depth: int, model: str | None = None) -> dict:
-    """{"pairs": [(cosine, judged relevant, query words)], "relevant": judged-relevant total}
-    of one dataset split, cached under ``work``."""
+    """{"pairs": [(cosine, judged relevant)], "relevant": judged-relevant total} of one
+    dataset split, cached under ``work``."""
     name, _, split = spec.partition(":")
     split = split or "test"
     tag = f"-{Path(model).name}" if model else ""
-    cache = work / f"{name}{tag}-{split}-{depth}-words.json"
+    cache = work / f"{name}{tag}-{split}-{depth}.json"
     if cache.exists():
         return json.loads(cache.read_text())
     ds = load_dataset(shared / name, split)
@@ -81,8 +83,7 @@ def _pairs(shared: Path, work: Path, spec: str, depth: int, model: str | None = 
                 rowid = engine.store.rowid(hit.paper.id)
                 vec = dense.vector(rowid) if rowid is not None else None
                 if vec is not None:
-                    label = int(hit.paper.id in wanted)
-                    pairs.append((float(np.dot(qvec, vec)), label, query_words(text)))
+                    pairs.append((float(np.dot(qvec, vec)), int(hit.paper.id in wanted)))
     result = {"pairs": pairs, "relevant": total}
     work.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp")
@@ -93,10 +94,10 @@ def _pairs(shared: Path, work: Path, spec: str, depth: int, model: str | None = 
 
 
 def table(
-    cos: np.ndarray, y: np.ndarray, relevant: int, model: Calibration, words: np.ndarray
+    cos: np.ndarray, y: np.ndarray, relevant: int, a: float, b: float
 ) -> list[dict[str, float]]:
     """Precision, recall and F1 of "P >= t" for every threshold t."""
-    p = np.array([model.probability(c, int(w)) for c, w in zip(cos, words, strict=True)])
+    p = 1.0 / (1.0 + np.exp(-(a * cos + b)))
     rows = []
     for t in THRESHOLDS:
         chosen = p >= t
@@ -104,7 +105,7 @@ def table(
         precision = tp / int(np.sum(chosen)) if chosen.any() else 1.0
         recall = tp / relevant
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        cut = float(np.median([model.cosine_for(t, int(w)) for w in words]))
+        cut = (math.log(t / (1 - t)) - b) / a
         rows.append(
             {
                 "threshold": t,
@@ -118,9 +119,8 @@ def table(
     return rows
 
 
-def _arrays(pairs: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    cos = np.array([p[0] for p in pairs])
-    return cos, np.array([p[1] for p in pairs], dtype=float), np.array([p[2] for p in pairs])
+def _arrays(pairs: list) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([c for c, _ in pairs]), np.array([t for _, t in pairs], dtype=float)
 
 
 def main() -> None:
@@ -145,7 +145,7 @@ def main() -> None:
     print("| fit set | pairs | relevant | a (alone) | b (alone) |")
     print("|---|---:|---:|---:|---:|")
     for spec in args.fit.split(","):
-        cos, y, _ = _arrays(_pairs(shared, work, spec, args.depth, args.model)["pairs"])
+        cos, y = _arrays(_pairs(shared, work, spec, args.depth, args.model)["pairs"])
         alone = fit(cos, y)
         print(f"| {spec} | {len(y)} | {int(y.sum())} | {alone[0]:.3f} | {alone[1]:.3f} |")
         cos_parts.append(cos)
@@ -155,14 +155,14 @@ def main() -> None:
     print(f"\nall fit sets, equal weight: a = {a:.4f}, b = {b:.4f}")
 
     test = _pairs(shared, work, args.test, args.depth, args.model)
-    tcos, ty, twords = _arrays(test["pairs"])
+    tcos, ty = _arrays(test["pairs"])
     print(
         f"\n{args.test}: {len(ty)} candidates, {int(ty.sum())} of them relevant, "
         f"{test['relevant']} judged relevant in all\n"
     )
     print("| P >= | cosine >= | kept | precision | recall | F1 |")
     print("|---:|---:|---:|---:|---:|---:|")
-    rows = table(tcos, ty, test["relevant"], Calibration(a, b), twords)
+    rows = table(tcos, ty, test["relevant"], a, b)
     for r in rows:
         print(
             f"| {r['threshold']:.2f} | {r['cos']:.3f} | {r['kept']} | {r['precision']:.3f} "
@@ -171,10 +171,12 @@ def main() -> None:
     best = max(rows, key=lambda r: r["f1"])
     print(f"\nbest F1: P >= {best['threshold']:.2f} (cosine >= {best['cos']:.3f})")
     if args.model:
-        print(f"\nthe same {args.test} candidates with the bundled model's fit ({BUNDLED}):\n")
+        print(
+            f"\nthe same {args.test} candidates with the bundled model's fit (a = {A}, b = {B}):\n"
+        )
         print("| P >= | cosine >= | kept | precision | recall | F1 |")
         print("|---:|---:|---:|---:|---:|---:|")
-        for r in table(tcos, ty, test["relevant"], BUNDLED, twords):
+        for r in table(tcos, ty, test["relevant"], A, B):
             print(
                 f"| {r['threshold']:.2f} | {r['cos']:.3f} | {r['kept']} | {r['precision']:.3f} "
                 f"| {r['recall']:.3f} | {r['f1']:.3f} |"
