@@ -276,7 +276,7 @@ def main() -> None:
     arxiv_dir, arxiv = build_arxiv(args, work)
     scifact_dir, scifact = build_scifact(args, work)
     print(f"data ready in {time.perf_counter() - start:.0f} s\n", flush=True)
-    print(f"threshold P >= {THRESHOLD}; {args.weeks} week(s) from {args.start}\n")
+    print(f"the shipped thresholds; {args.weeks} week(s) from {args.start}\n")
     print("| kind | interest-weeks | papers per digest | precision | recall | F1 | nothing |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     all_pairs: list = []

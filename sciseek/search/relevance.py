@@ -30,11 +30,11 @@ A = 8.1043
 B = -5.6023
 # The threshold with the best F1 on the SciFact test judgments (same command).
 THRESHOLD = 0.35
-# Short queries (topic phrases of at most SHORT_WORDS words) have low cosines even with papers
-# squarely on topic, and how low depends on the phrase. Their probability is a logistic map of
-# z, how many standard deviations the cosine stands above the query's cosines with a sample of
-# the stored papers, fitted on judged topic phrases of the arXiv listings (fit week and fit
-# phrases of benchmarks/digest_quality.py; BENCHMARKS.md, "Digest quality").
+# Short queries (topic phrases of at most SHORT_WORDS words, not sentences) have low cosines
+# even with papers squarely on topic, and how low depends on the phrase. Their probability is a
+# logistic map of z, how many standard deviations the cosine stands above the query's cosines
+# with a sample of the stored papers, fitted on judged topic phrases of the arXiv listings
+# (fit week and fit phrases of benchmarks/digest_quality.py; BENCHMARKS.md, "Digest quality").
 SHORT_WORDS = 5
 SHORT_A = 1.4356
 SHORT_B = -7.3484
@@ -65,8 +65,11 @@ class Calibration:
     short_threshold: float = THRESHOLD
 
     def is_short(self, query: str) -> bool:
-        """Whether ``query`` is scored by the short-query map."""
-        return self.short_a is not None and query_words(query) <= SHORT_WORDS
+        """Whether ``query`` is scored by the short-query map: a topic phrase of at most
+        SHORT_WORDS words, not a sentence (a short claim or question ends in . ? or !)."""
+        if self.short_a is None or query_words(query) > SHORT_WORDS:
+            return False
+        return not query.rstrip().endswith((".", "?", "!"))
 
     def probability(self, query: str, cos: float, spread: tuple[float, float]) -> float:
         """Calibrated probability that a paper with cosine ``cos`` to ``query`` is relevant;
