@@ -8,10 +8,12 @@ with the best mean F1 over the kinds on those fit pairs. Figures are then report
 ``test`` pairs (the simulated weeks' test-half interests, SciFact test): per kind, precision,
 recall and F1 over the judged candidates (recall counts the relevant candidates only).
 Models: ``cos`` (the logistic map of the cosine alone), ``cos+len`` (its slope and intercept
-linear in the log of the query's word count, ``relevance.Calibration``), ``cos+len+rank`` (plus
+linear in the log of the query's word count), ``cos+len+rank`` (plus
 the log of the candidate's rank in the retrieval), ``cos+z`` and ``cos+len+z`` (plus how far
 the cosine stands above the interest's cosines with a sample of the stored papers, in standard
-deviations: a threshold relative to the interest's own score distribution).
+deviations: a threshold relative to the interest's own score distribution). The shipped
+model (``relevance.Calibration``) came out of these comparisons: z for short topic phrases,
+the cosine for everything else (BENCHMARKS.md, "Digest quality per kind of interest").
 """
 
 from __future__ import annotations
