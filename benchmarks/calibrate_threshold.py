@@ -1,4 +1,9 @@
-"""Fit the digest's relevance calibration: P(relevant) = 1 / (1 + exp(-(a * cos + b))).
+"""Fit a cosine-only relevance calibration, P(relevant) = 1 / (1 + exp(-(a * cos + b))).
+
+This is the bundled model's map for long queries (questions, claims, descriptions) and the
+form a trained model's ``sciseek-calibration.json`` holds. Short topic phrases are scored by
+another map, fitted on judged topic phrases by ``digest_quality.py`` (BENCHMARKS.md, "Digest
+quality"); the figures below are of long queries and unchanged by it.
 
 python benchmarks/calibrate_threshold.py [--fit med:test,...] [--test scifact:test] [--work DIR]
     [--model DIR [--write]]

@@ -18,7 +18,7 @@ from sciseek.cli import arguments
 from sciseek.ingest.readers import FORMATS, ReadError, UnreadableSource
 from sciseek.search.engine import MAX_K, Engine, default_data_dir
 from sciseek.search.indexing import BATCH_SIZE, Batch, FileReport, index_files
-from sciseek.search.relevance import THRESHOLD
+from sciseek.search.relevance import SHORT_THRESHOLD, SHORT_WORDS, THRESHOLD
 
 from .common import ERROR_CAP, UsageError, filters_of, open_engine, progress_bar
 from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, run_harvest
@@ -333,7 +333,8 @@ def add_core_commands(
         type=arguments.probability,
         metavar="P",
         help="keep only results whose calibrated relevance (probability, same scale in every "
-        f"mode) is at least P; the digests use {THRESHOLD}",
+        f"mode) is at least P; the digests use {THRESHOLD}, or {SHORT_THRESHOLD} for queries "
+        f"of up to {SHORT_WORDS} words",
     )
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_search)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 import traceback
@@ -145,6 +146,18 @@ def cmd_subscribers_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_previews(engine: Engine, now: dt.datetime | None, threshold: float | None) -> None:
+    """Each active subscriber's last week, as the digest would have seen it."""
+    from sciseek.digests.preview import preview
+    from sciseek.digests.subscriptions import Subscriptions
+
+    with Subscriptions.open(engine.data_dir) as subs:
+        active = [s for s in subs.all() if s.state == "active"]
+    for sub in active:
+        shown = preview(engine, sub.interests, now=now, threshold=threshold)
+        print(f"{sub.email}: {shown.summary()}")
+
+
 def cmd_digest_send(args: argparse.Namespace) -> int:
     from sciseek.digests.digest import send_digests
 
@@ -158,6 +171,8 @@ def cmd_digest_send(args: argparse.Namespace) -> int:
             output=Path(args.output) if args.output else None,
             log=print,
         )
+        if args.dry_run:
+            _print_previews(engine, args.now, args.threshold)
     print(report.summary(dry_run=args.dry_run))
     for email, why in report.failed:
         print(f"error: digest for {email} not sent: {why}", file=sys.stderr)
@@ -292,7 +307,8 @@ def add_job_commands(
         description="Send each due subscriber (daily: a day since the last digest, weekly: "
         "a week) one email with the papers added since the last one that match their "
         "interests above the calibrated relevance threshold; nothing when none do. Each "
-        "paper reaches each subscriber at most once; failed sends are retried next run.",
+        "paper reaches each subscriber at most once; failed sends are retried next run. "
+        "--dry-run also shows what each subscriber's interests brought over the last week.",
     )
     d.add_argument("--dry-run", action="store_true", help="select and render, send nothing")
     d.add_argument(
@@ -312,7 +328,8 @@ def add_job_commands(
         "--threshold",
         type=arguments.probability,
         metavar="P",
-        help="calibrated relevance a paper needs (default: the measured one)",
+        help="calibrated relevance a paper needs, for every query (default: the measured "
+        "one of each query's kind, short phrase or longer text)",
     )
     d.add_argument(
         "--output", metavar="DIR", help="with --dry-run: write each digest's HTML and text here"

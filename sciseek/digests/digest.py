@@ -4,8 +4,8 @@ Candidates are the papers added to the store since the subscriber's watermark an
 to them, retrieved by hybrid search for each saved query and by embedding similarity to each
 seed paper (restricted to those papers and the subscriber's categories). Raw retrieval scores
 are not comparable across queries, so a paper is kept only if its *calibrated* relevance,
-P(relevant) of the cosine between the query's and the paper's embeddings (``relevance``),
-reaches THRESHOLD.
+P(relevant) from the cosine between the query's and the paper's embeddings (``relevance``),
+reaches the threshold of the query's kind (short topic phrase or longer text).
 
 Never twice: a digest's papers go into the sent-log in the same transaction that advances the
 subscriber's watermark, just before the message is handed to the SMTP server, and papers in the
@@ -31,7 +31,6 @@ from sciseek.errors import OperationalError
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.search import listings
 from sciseek.search.engine import Engine
-from sciseek.search.relevance import THRESHOLD
 from sciseek.storage.clock import utcnow
 from sciseek.storage.files import atomic_write, file_lock
 
@@ -77,11 +76,12 @@ def select(
     sub: Subscriber,
     candidate_ids: list[str],
     *,
-    threshold: float = THRESHOLD,
+    threshold: float | None = None,
     max_papers: int = MAX_PAPERS,
 ) -> tuple[list[Match], int]:
     """The most relevant of ``candidate_ids`` for a subscriber (at most ``max_papers``, all at
-    or above ``threshold``), and how many more qualified."""
+    or above ``threshold``, by default the threshold of each query's kind), and how many more
+    qualified."""
     if not candidate_ids:
         return [], 0
     interests = sub.interests
@@ -91,11 +91,12 @@ def select(
     best: dict[str, Match] = {}
 
     def consider(hits: list, query: str, reason: str) -> None:
+        cut = engine.relevance_threshold(query) if threshold is None else threshold
         for hit, score in zip(hits, engine.relevance(query, hits), strict=True):
             p = hit.paper
             if p.id in seeds or score is None:
                 continue
-            if score >= threshold and (p.id not in best or score > best[p.id].relevance):
+            if score >= cut and (p.id not in best or score > best[p.id].relevance):
                 snippet = _one_line(listings.snippet(engine, p, query))
                 best[p.id] = Match(p, score, reason, snippet)
 
@@ -186,7 +187,6 @@ def send_digests(
     failures are in the report. Raises DigestLocked, mail.MailNotConfigured.
     """
     now = now or utcnow()
-    threshold = THRESHOLD if threshold is None else threshold
     config = None if dry_run else mail.SmtpConfig.from_env()
     sender = config.sender if config else "sciseek@localhost"
     report = DigestReport()

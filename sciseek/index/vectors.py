@@ -22,6 +22,8 @@ from sciseek.storage.store import Store
 from .models import Encoder, SparseEncoder, resolve_model
 from .vector_table import EncodingTable
 
+QUERY_CACHE = 256
+
 HNSW_THRESHOLD = 200_000  # exact search costs ~0.11 ms per 1k papers (BENCHMARKS.md)
 
 
@@ -89,6 +91,7 @@ class DenseIndex(EncodedIndex):
         self._ids: dict[str, int] = {}  # paper id -> row id, for what is in memory
         self._loaded = -1  # table generation reflected in memory
         self._dirty_hnsw = False
+        self._queries: dict[str, np.ndarray] = {}  # recent query vectors, oldest first
 
     @property
     def encoder(self) -> Encoder:
@@ -157,8 +160,19 @@ class DenseIndex(EncodedIndex):
     # -- queries -------------------------------------------------------------------------
 
     def encode_query(self, text: str) -> np.ndarray:
-        """The query's unit vector."""
-        return self.encoder.encode_queries([text])[0]
+        """The query's unit vector (the last ``QUERY_CACHE`` queries' are kept: a digest
+        searches with and then scores by the same query)."""
+        with self._lock:
+            cached = self._queries.pop(text, None)
+            if cached is not None:
+                self._queries[text] = cached
+                return cached.copy()
+        vector = self.encoder.encode_queries([text])[0]
+        with self._lock:
+            self._queries[text] = vector
+            while len(self._queries) > QUERY_CACHE:
+                del self._queries[next(iter(self._queries))]
+        return vector.copy()
 
     def vector(self, rowid: int) -> np.ndarray | None:
         """A paper's stored embedding."""

@@ -83,6 +83,9 @@ class Filters:
     ids: tuple[str, ...] = ()  # restrict to these papers (e.g. the ones new since a date)
 
     def __post_init__(self) -> None:
+        # a blank author or category (an empty form field) restricts nothing
+        object.__setattr__(self, "authors", tuple(a for a in self.authors if _words(a)))
+        object.__setattr__(self, "categories", tuple(c for c in self.categories if c.strip()))
         for name in ("date_from", "date_to"):
             value = getattr(self, name)
             if value is not None:

@@ -24,8 +24,8 @@ from sciseek.storage.store import Store, UpsertResult
 
 from .catchup import BackgroundSync, IndexNotReady
 from .feedback import PRF
+from .relevance import MIN_SPREAD_PAPERS, SPREAD_SAMPLE, TYPICAL_SPREAD, Calibration
 from .relevance import calibration as relevance_fit
-from .relevance import relevance as relevance_of
 from .retrieval import (  # noqa: F401 - re-exported: the engine's limits and modes
     DEFAULT_MODE,
     MAX_K,
@@ -334,24 +334,49 @@ class Engine:
     def relevance(self, query: str, hits: Sequence[Hit]) -> list[float | None]:
         """Calibrated probability that each hit is relevant to ``query`` (None: no vector yet).
 
-        The same scale for every mode: a logistic map of the query-paper cosine
+        The same scale for every mode: a logistic map of the query-paper cosine, or for a short
+        query of how far that cosine stands above the query's cosines with the stored papers
         (``sciseek.search.relevance``), fitted for the dense model in use.
         """
         dense = self.dense
-        a, b, calibrated = relevance_fit(dense.model_name, dense.model_path)
+        model = self.relevance_model()
+        rowids = {h.paper.id: self.store.rowid(h.paper.id) for h in hits}
+        qvec = dense.encode_query(query)
+        cos = dense.scores(qvec, [r for r in rowids.values() if r])
+        spread = self._spread(qvec) if model.is_short(query) else TYPICAL_SPREAD
+        out: list[float | None] = []
+        for h in hits:
+            r = rowids[h.paper.id]
+            ok = r is not None and r in cos
+            out.append(model.probability(query, cos[r], spread) if ok else None)
+        return out
+
+    def relevance_model(self) -> Calibration:
+        """The relevance calibration of the dense model in use (warns once if it has none)."""
+        dense = self.dense
+        model, calibrated = relevance_fit(dense.model_name, dense.model_path)
         if not calibrated and not self._warned_calibration:
             self._log(
                 f"warning: no relevance calibration for model {dense.model_name}; using the "
                 "bundled model's (add sciseek-calibration.json to the model folder)"
             )
             self._warned_calibration = True
-        rowids = {h.paper.id: self.store.rowid(h.paper.id) for h in hits}
-        cos = dense.scores(dense.encode_query(query), [r for r in rowids.values() if r])
-        out: list[float | None] = []
-        for h in hits:
-            r = rowids[h.paper.id]
-            out.append(relevance_of(cos[r], a, b) if r is not None and r in cos else None)
-        return out
+        return model
+
+    def relevance_threshold(self, query: str) -> float:
+        """The digest's relevance threshold for ``query`` (it depends on the query's kind)."""
+        return self.relevance_model().threshold(query)
+
+    def _spread(self, qvec: np.ndarray) -> tuple[float, float]:
+        """(mean, std) of the query's cosines with an evenly spread sample of stored papers;
+        a typical spread when there are too few papers to measure it."""
+        rowids = self.store.rowid_sample(SPREAD_SAMPLE)
+        if len(rowids) < MIN_SPREAD_PAPERS:
+            return TYPICAL_SPREAD
+        values = np.fromiter(self.dense.scores(qvec, rowids).values(), dtype=np.float64)
+        if len(values) < MIN_SPREAD_PAPERS or values.std() <= 0:
+            return TYPICAL_SPREAD
+        return float(values.mean()), float(values.std())
 
     def runs(
         self,

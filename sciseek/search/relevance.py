@@ -1,46 +1,120 @@
-"""Calibrated relevance: one probability scale, and one threshold, for every search result.
+"""Calibrated relevance: one probability scale for every search result and every interest.
 
 Raw BM25, dense and fused scores cannot be compared across queries, so a single cut-off on them
-means nothing. A paper's relevance to a query is instead mapped to
-P(relevant) = 1 / (1 + exp(-(a * cos + b))) of the cosine between their embeddings, a logistic
-map fitted on judged query-paper pairs (`benchmarks/calibrate_threshold.py`, BENCHMARKS.md,
-"Relevance threshold"); a model trained with ``sciseek train`` carries its own fit in
-``sciseek-calibration.json``. Search results of any mode can be filtered on it
-(``--min-score``) and digests keep only papers at or above ``THRESHOLD``.
+means nothing. A paper's relevance to a query is instead a probability fitted on judged
+query-paper pairs, from the cosine between their embeddings: for a long query (a question, a
+claim, a description, a liked paper's title) a logistic map of the cosine
+(`benchmarks/calibrate_threshold.py`, BENCHMARKS.md, "Relevance threshold"); for a short topic
+phrase a logistic map of how far the cosine stands above the phrase's cosines with the stored
+papers in general (`benchmarks/digest_quality.py`, "Digest quality"). A model trained with
+``sciseek train`` carries its own fit in ``sciseek-calibration.json``. Search results of any
+mode can be filtered on it (``--min-score``); digests keep the papers at or above the threshold
+of the query's kind (``Calibration.threshold``).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-# Logistic regression of judged relevance on the query-paper cosine of the bundled encoder
-# (all-MiniLM-L6-v2) over the top-100 hybrid candidates of the judged queries of SciFact
-# train and the CACM, CISI, MED and NPL test sets. A paper needs cosine >= 0.615 to pass.
+# Long queries (questions, claims, descriptions, a liked paper's title): logistic regression of
+# judged relevance on the query-paper cosine of the bundled encoder (all-MiniLM-L6-v2) over the
+# top-100 hybrid candidates of the judged queries of SciFact train and the CACM, CISI, MED and
+# NPL test sets. A paper needs cosine >= 0.615 to pass THRESHOLD.
 A = 8.1043
 B = -5.6023
 # The threshold with the best F1 on the SciFact test judgments (same command).
 THRESHOLD = 0.35
+# Short queries (topic phrases of at most SHORT_WORDS words, not sentences) have low cosines
+# even with papers squarely on topic, and how low depends on the phrase. Their probability is a
+# logistic map of z, how many standard deviations the cosine stands above the query's cosines
+# with a sample of the stored papers, fitted on judged topic phrases of the arXiv listings
+# (fit week and fit phrases of benchmarks/digest_quality.py; BENCHMARKS.md, "Digest quality").
+SHORT_WORDS = 5
+SHORT_A = 1.4356
+SHORT_B = -7.3484
+SHORT_THRESHOLD = 0.07  # the best F1 on the fit phrases' candidates: z >= 3.32
+# Below this many stored papers the spread is too noisy to measure; a typical one is used (the
+# median over the fit phrases on the arXiv listings).
+MIN_SPREAD_PAPERS = 200
+TYPICAL_SPREAD = (0.1314, 0.0781)  # mean, standard deviation of a short query's cosines
+SPREAD_SAMPLE = 1000  # stored papers the spread is measured on
 BUNDLED_MODEL = "all-MiniLM-L6-v2"
 CALIBRATION_FILE = "sciseek-calibration.json"  # {"a": ..., "b": ...} in a model folder
 
 
+@dataclass(frozen=True)
+class Calibration:
+    """How a dense model's query-paper cosine becomes P(relevant).
+
+    Long queries: P = 1 / (1 + exp(-(a * cos + b))). Short queries, when the model has short
+    terms: P = 1 / (1 + exp(-(short_a * z + short_b))), z = (cos - mean) / std over the query's
+    cosines with the stored papers; without them (a calibration file written before short
+    terms existed) short queries use the cosine map too.
+    """
+
+    a: float
+    b: float
+    short_a: float | None = None
+    short_b: float | None = None
+    short_threshold: float = THRESHOLD
+
+    def is_short(self, query: str) -> bool:
+        """Whether ``query`` is scored by the short-query map: a topic phrase of at most
+        SHORT_WORDS words, not a sentence (a short claim or question ends in . ? or !)."""
+        if self.short_a is None or query_words(query) > SHORT_WORDS:
+            return False
+        return not query.rstrip().endswith((".", "?", "!"))
+
+    def probability(self, query: str, cos: float, spread: tuple[float, float]) -> float:
+        """Calibrated probability that a paper with cosine ``cos`` to ``query`` is relevant;
+        ``spread`` is (mean, std) of the query's cosines with the stored papers."""
+        if self.is_short(query):
+            mean, std = spread
+            return _sigmoid(self.short_a * (cos - mean) / std + self.short_b)
+        return _sigmoid(self.a * cos + self.b)
+
+    def threshold(self, query: str) -> float:
+        """The digest's threshold for ``query``: the best-F1 one of its kind."""
+        return self.short_threshold if self.is_short(query) else THRESHOLD
+
+
+BUNDLED = Calibration(A, B, SHORT_A, SHORT_B, SHORT_THRESHOLD)
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-500.0, min(500.0, z))))
+
+
+def query_words(query: str) -> int:
+    """How many words a query has."""
+    return len(query.split())
+
+
 def relevance(cos: float, a: float = A, b: float = B) -> float:
-    """Calibrated probability that a paper is relevant to a query, from their cosine."""
-    return 1.0 / (1.0 + math.exp(-(a * cos + b)))
+    """The cosine map of long queries: calibrated probability from the cosine alone."""
+    return _sigmoid(a * cos + b)
 
 
-def calibration(model_name: str, model_path: Path | None = None) -> tuple[float, float, bool]:
-    """(a, b, calibrated) for a dense model: its own fit when its folder holds one, the
-    bundled model's fit otherwise (``calibrated`` is then False for any other model)."""
+def calibration(model_name: str, model_path: Path | None = None) -> tuple[Calibration, bool]:
+    """(model, calibrated) for a dense model: its own fit when its folder holds one, the
+    bundled model's fit otherwise (``calibrated`` is then False for any other model). A file
+    without short terms (``short_a``, ``short_b``, ``short_threshold``) maps every query by
+    the cosine alone, as such files always did."""
     if model_path is not None and (model_path / CALIBRATION_FILE).exists():
         fit = json.loads((model_path / CALIBRATION_FILE).read_text(encoding="utf-8"))
-        return float(fit["a"]), float(fit["b"]), True
-    return A, B, model_name == BUNDLED_MODEL
+        if "short_a" in fit and "short_b" in fit:
+            short = (float(fit["short_a"]), float(fit["short_b"]))
+            return Calibration(
+                float(fit["a"]), float(fit["b"]), *short, float(fit["short_threshold"])
+            ), True
+        return Calibration(float(fit["a"]), float(fit["b"])), True
+    return BUNDLED, model_name == BUNDLED_MODEL
 
 
 def fit(cos: np.ndarray, y: np.ndarray, weight: np.ndarray | None = None) -> tuple[float, float]:

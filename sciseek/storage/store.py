@@ -318,6 +318,24 @@ class Store:
             ).fetchall()
         return [_row_to_paper(r) for r in rows]
 
+    def rowid_sample(self, n: int) -> list[int]:
+        """Up to ``n`` row ids spread evenly over the stored papers (the same ones until the
+        store changes)."""
+        with self._lock:
+            rows = [r[0] for r in self._db.execute("SELECT rowid FROM papers ORDER BY rowid")]
+        step = max(1, len(rows) // n) if n > 0 else 1
+        return rows[::step][:n]
+
+    def added_between(self, since: str, until: str) -> list[str]:
+        """Ids of the papers added at or after ``since`` and up to ``until`` (ISO times),
+        in the order they were added."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id FROM papers WHERE added >= ? AND added <= ? ORDER BY added, rowid",
+                (since, until),
+            ).fetchall()
+        return [r[0] for r in rows]
+
     def set_vote(
         self,
         paper_id: str,

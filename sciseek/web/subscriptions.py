@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 
 from sciseek.digests import interests, mail, optin, subscriptions
+from sciseek.digests.preview import preview
 from sciseek.digests.tokens import ExpiredToken, InvalidToken, read_token
 from sciseek.search.engine import Engine
 
@@ -114,6 +115,7 @@ def add_subscription_routes(app: FastAPI, site: Site) -> None:
         papers: Annotated[str, Form(max_length=4000)] = "",
         categories: Annotated[str, Form(max_length=1000)] = "",
         frequency: Annotated[Literal["daily", "weekly"], Form()] = "daily",
+        action: Annotated[Literal["subscribe", "preview"], Form()] = "subscribe",
     ):
         same_site(request)
         form = {
@@ -130,19 +132,24 @@ def add_subscription_routes(app: FastAPI, site: Site) -> None:
             categories=categories.replace(",", " ").split(),
             frequency=frequency,
         )
+
+        def again(status: int, **shown: Any) -> HTMLResponse:
+            return page(request, "subscribe.html", status, active="subscribe", form=form, **shown)
+
+        if action == "preview":
+            # What the interests would have sent over the last week, nothing saved or mailed.
+            try:
+                wanted = interests.make_interests(req.queries, req.papers, req.categories)
+                with subscriptions.Subscriptions.open(engine.data_dir) as subs:
+                    subs.check_papers(wanted)
+            except interests.InvalidSubscription as e:
+                return again(422, error=str(e), done=None)
+            return again(200, preview=preview(engine, wanted), done=None)
         try:
             sub = _subscribe(engine, req, site.client_key(request))
         except HTTPException as e:
-            return page(
-                request,
-                "subscribe.html",
-                e.status_code,
-                error=e.detail,
-                active="subscribe",
-                form=form,
-                done=None,
-            )
-        return page(request, "subscribe.html", 202, active="subscribe", form=form, done=sub.email)
+            return again(e.status_code, error=e.detail, done=None)
+        return again(202, done=sub.email)
 
     @app.get("/subscriptions/confirm", response_class=HTMLResponse, include_in_schema=False)
     def confirm(request: Request, token: Annotated[str, Query(max_length=5000)] = ""):

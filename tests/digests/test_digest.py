@@ -540,3 +540,96 @@ def test_cli_add_without_confirmed_mails_a_link_and_send_needs_smtp(
     code, _, err = cli("digest", "send")
     assert code == 2 and "SCISEEK_SMTP_HOST" in err
     assert cli("digest", "send", "--dry-run")[0] == 0
+
+
+# A short topical interest, the kind a subscribe form invites: its on-topic papers have much
+# lower cosines than a near-paraphrase query's, and must still arrive.
+TOPIC = "mixture of experts models"
+ON_TOPIC = [
+    Paper(
+        "2611.00101",
+        "A Billion-Scale Mixture-of-Experts Foundation Model for Time Series Forecasting",
+        "We pretrain a sparse mixture-of-experts transformer on a large corpus of time series; "
+        "routing each token to a few experts scales the model to a billion parameters at the "
+        "inference cost of a much smaller dense model.",
+        categories=["cs.LG"],
+        published="2026-11-02",
+    ),
+    Paper(
+        "2611.00102",
+        "Efficient Inference and Training of Mixture-of-Experts Models at Scale",
+        "Expert parallelism, load-balanced routing and token dropping make training and "
+        "serving sparse MoE language models faster on GPU clusters.",
+        categories=["cs.DC", "cs.LG"],
+        published="2026-11-03",
+    ),
+    Paper(
+        "2611.00103",
+        "Routing Collapse in Sparse Expert Layers",
+        "Why the gating network of a mixture of experts sends most tokens to the same few "
+        "experts, and an auxiliary loss that keeps expert utilisation balanced.",
+        categories=["cs.LG"],
+        published="2026-11-03",
+    ),
+]
+OFF_TOPIC = [
+    *UNRELATED[:2],
+    Paper(
+        "2611.00104",
+        "Video Diffusion Models with Temporal Attention",
+        "A latent diffusion model generates coherent video clips by attending across frames.",
+        categories=["cs.CV"],
+        published="2026-11-02",
+    ),
+    Paper(
+        "2611.00105",
+        "Message Passing Graph Neural Networks for Traffic Forecasting",
+        "Graph neural networks over road sensor graphs predict traffic speed an hour ahead.",
+        categories=["cs.LG"],
+        published="2026-11-03",
+    ),
+    Paper(
+        "2611.00106",
+        "Scaling Laws for Dense Language Models",
+        "How the loss of dense transformer language models falls with parameters, data and "
+        "compute, fitted over three orders of magnitude.",
+        categories=["cs.CL", "cs.LG"],
+        published="2026-11-04",
+    ),
+]
+
+
+def test_short_topical_interest_gets_its_topic_and_nothing_else(engine, smtp, cli):
+    backdate(engine)
+    code, _, err = cli("subscribers", "add", "moe@example.org", "--query", TOPIC, "--confirmed")
+    assert code == 0, err
+    engine.add(ON_TOPIC + OFF_TOPIC)
+    code, out, err = cli("digest", "send", "--now", days(1))  # the shipped threshold
+    assert code == 0 and "sent 1 digests" in out, out + err
+    (msg,) = smtp.inbox.to("moe@example.org")
+    assert paper_ids(msg) == {p.id for p in ON_TOPIC}
+
+
+def test_previews_show_what_an_interest_would_have_sent(engine, smtp, cli, app):
+    backdate(engine)
+    engine.add(ON_TOPIC + OFF_TOPIC)
+    cli("subscribers", "add", "moe@example.org", "--query", TOPIC, "--confirmed")
+    code, out, err = cli("digest", "send", "--dry-run", "--now", days(1))
+    assert code == 0, err
+    line = next(line for line in out.splitlines() if line.startswith("moe@example.org:"))
+    assert f"would have sent {len(ON_TOPIC)} papers (of {len(ON_TOPIC + OFF_TOPIC)} new)" in line
+    assert "Mixture-of-Experts" in line and "Sourdough" not in line
+    assert not smtp.inbox.messages
+
+    form = {"email": "ada@example.org", "queries": TOPIC, "action": "preview"}
+    r = app.post("/subscribe", data=form, headers=SITE)
+    assert r.status_code == 200 and f"<strong>{len(ON_TOPIC)} papers</strong>" in r.text
+    assert "Efficient Inference and Training of Mixture-of-Experts" in r.text
+    assert "Sourdough" not in r.text
+    assert not smtp.inbox.to("ada@example.org")  # a preview saves and mails nothing
+    assert subscriber(engine, "ada@example.org") is None
+    r = app.post(
+        "/subscribe", data={**form, "queries": "quantum error correction codes"}, headers=SITE
+    )
+    assert r.status_code == 200 and "<strong>0 papers</strong>" in r.text
+    assert "Too narrow" in r.text

@@ -139,3 +139,12 @@ def test_id_filter_restricts_every_mode(engine):
     for mode in ("bm25", "dense", "hybrid"):
         hits = engine.search("learning images robots", mode=mode, k=10, filters=f)
         assert set(ids(hits)) <= {"2402.00004", "2406.00012"} and hits, mode
+
+
+def test_blank_author_and_category_filters_restrict_nothing(engine):
+    blank = Filters(authors=("", "  ", "--"), categories=("", " "))
+    assert not blank
+    hits = engine.search("retrieval", mode="bm25", k=5, filters=blank)
+    assert [h.paper.id for h in hits] == [
+        h.paper.id for h in engine.search("retrieval", mode="bm25", k=5)
+    ]

@@ -1,0 +1,253 @@
+"""Judged interests of every kind for the digest benchmark, built from the shared data.
+
+No set of judged short interests exists for these papers, so they are derived (BENCHMARKS.md,
+"Digest quality" says how, and what that leaves out):
+
+- ``keyword``: topic phrases of 2-4 words mined from the *titles* of papers published before
+  the fit week (frequent n-grams that neither start nor end with a stop word and hold no
+  generic word such as "approach"). A later paper is judged relevant to a phrase when its title
+  states it, or its abstract states it at least twice; a paper whose abstract mentions it once
+  is left unjudged (neither counted as a hit nor as a false positive); every other paper is
+  judged not relevant. Phrases are split into fit and test halves by a hash of the phrase.
+- ``liked``: a liked paper from before the fit week whose title holds a phrase, judged with
+  that phrase's judgments (a reader who liked a paper on the topic wants papers on the topic).
+- ``description``: the arXiv category descriptions below as long interests; a paper is
+  relevant when it is filed or cross-listed under the category, and not relevant otherwise.
+- ``claim``: SciFact claims with their BEIR judgments (train split to fit, test to report).
+
+The judgments are lexical (title and abstract text) or by category, and the relevance model
+is scored on embeddings, so they do not leak into the features being tested.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import random
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STOP_WORDS = (
+    "a an and are as at be by for from in into is it its of on or over the their this to "
+    "under using via what when where which with without we our how can do does beyond toward "
+    "towards through between vs versus not does across within per all any more less than "
+    "us you your after before about against while"
+)
+STOP = set(STOP_WORDS.split())
+# Words that make a title n-gram a phrasing habit rather than a topic.
+GENERIC_WORDS = (
+    "approach approache framework method study analysis novel new case effective efficient "
+    "improving improved improve enhancing enhanced enhance based leveraging learning-based "
+    "toward rethinking revisiting understanding exploring evaluating benchmarking unified "
+    "simple scalable robust fast better role impact systematic comprehensive survey review "
+    "paper work task tasks model-based driven aware guided free via"
+)
+GENERIC = set(GENERIC_WORDS.split())
+
+# Category descriptions, abridged from arXiv's category taxonomy: the categories that papers of
+# this listing (primary cs.CV, cs.CL, cs.AI, cs.IT, cs.GT, cs.CE, cs.GR) are filed or cross-listed
+# under often enough for a week to bring some.
+CATEGORIES = {
+    "cs.IT": "Information theory: theoretical and experimental aspects of information theory "
+    "and coding, channel capacity, coding schemes and communication systems",
+    "cs.GT": "Computer science and game theory: mechanism design, auctions, learning in "
+    "games, social choice and algorithmic economics",
+    "cs.CE": "Computational engineering, finance and science: computational methods for "
+    "physical, engineering, financial and scientific problems, simulation and modelling",
+    "cs.GR": "Graphics: computer graphics, rendering, geometric modelling, animation and "
+    "visualisation of 3D scenes and shapes",
+    "cs.RO": "Robotics: robot manipulation, locomotion, motion planning, perception, "
+    "control and learning for robots",
+    "cs.MA": "Multiagent systems: distributed artificial intelligence, intelligent agents, "
+    "coordinated interactions and cooperation of multiple agents",
+    "cs.IR": "Information retrieval: indexing, search engines, ranking, recommender systems, "
+    "retrieval models and evaluation of retrieval",
+    "cs.HC": "Human-computer interaction: user interfaces, user studies, interaction "
+    "design, accessibility and how people use computing systems",
+    "cs.CY": "Computers and society: impact of computers on society, ethics, law, policy, "
+    "education and the social effects of artificial intelligence",
+    "cs.CR": "Cryptography and security: authentication, public key cryptosystems, "
+    "attacks and defences of software, systems and networks, privacy",
+    "cs.SD": "Sound: audio signal processing, speech and music analysis and synthesis, "
+    "audio generation and computer audition",
+    "cs.SE": "Software engineering: design tools, software metrics, testing and debugging, "
+    "programming environments, requirements and maintenance of software",
+}
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased words with a crude plural folding, the unit every judgment compares."""
+    out = []
+    for t in re.findall(r"[a-z0-9]+", text.lower()):
+        if len(t) > 3 and t.endswith("s") and not t.endswith("ss"):
+            t = t[:-1]
+        out.append(t)
+    return out
+
+
+def occurrences(words: str, phrase: tuple[str, ...]) -> int:
+    """How often ``phrase`` occurs in ``words`` (``joined`` tokens)."""
+    return words.count(" " + " ".join(phrase) + " ")
+
+
+def joined(text: str) -> str:
+    """``tokens`` of ``text`` as one space-padded string, for ``occurrences``."""
+    return " " + " ".join(tokens(text)) + " "
+
+
+def load_arxiv(path: Path) -> list[dict]:
+    """The arXiv listings in publication order."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        papers = [json.loads(line) for line in f]
+    return sorted(papers, key=lambda p: (p["published"], p["id"]))
+
+
+def mine_phrases(titles: Iterable[str], min_count: int, max_count: int) -> dict[tuple, str]:
+    """{folded phrase: its most common surface form} of the topic n-grams of ``titles``.
+
+    A topic n-gram has 2-4 words, starts and ends with a content word that is not generic,
+    holds no stop word but "of" and "and", does not end in a word that mostly modifies the next
+    one ("multimodal", "large"), and is not a fragment of a longer one that nearly always
+    surrounds it.
+    """
+    counts: Counter = Counter()
+    surfaces: dict[tuple, Counter] = defaultdict(Counter)
+    followed: Counter = Counter()  # word -> title occurrences followed by a content word
+    seen_word: Counter = Counter()
+    for title in titles:
+        raw = re.findall(r"[A-Za-z0-9]+", title)
+        folded = tokens(" ".join(raw))
+        for i, w in enumerate(folded):
+            seen_word[w] += 1
+            if i + 1 < len(folded) and folded[i + 1] not in STOP:
+                followed[w] += 1
+        seen = set()
+        for n in (2, 3, 4):
+            for i in range(len(folded) - n + 1):
+                gram = tuple(folded[i : i + n])
+                if gram in seen or gram[0] in STOP or gram[-1] in STOP:
+                    continue
+                if any(w in STOP and w not in ("of", "and") for w in gram):
+                    continue
+                if any(w in GENERIC or w.isdigit() or len(w) < 2 for w in gram):
+                    continue
+                seen.add(gram)
+                counts[gram] += 1
+                surfaces[gram][" ".join(raw[i : i + n]).lower()] += 1
+    modifier = {w for w, c in seen_word.items() if c >= 20 and followed[w] >= 0.75 * c}
+    kept = {
+        g: c for g, c in counts.items() if min_count <= c <= max_count and g[-1] not in modifier
+    }
+    longest: dict[tuple, int] = defaultdict(int)  # phrase -> count of its commonest superset
+    for g, c in counts.items():
+        for n in range(2, len(g)):
+            for i in range(len(g) - n + 1):
+                longest[g[i : i + n]] = max(longest[g[i : i + n]], c)
+    return {g: surfaces[g].most_common(1)[0][0] for g, c in kept.items() if longest[g] < 0.6 * c}
+
+
+def half(text: str) -> str:
+    """'fit' or 'test', by a stable hash of the interest's text."""
+    return "fit" if hashlib.sha1(text.encode()).digest()[0] % 2 == 0 else "test"
+
+
+@dataclass
+class Interest:
+    """One simulated subscriber's interest and its judgments over a set of new papers."""
+
+    kind: str  # keyword, liked, description, claim
+    text: str  # the saved query (for ``liked``: the liked paper's title)
+    relevant: set[str] = field(default_factory=set)
+    unjudged: set[str] = field(default_factory=set)
+    seed: str | None = None  # the liked paper's id
+    categories: tuple[str, ...] = ()
+
+
+def judge_phrase(phrase: tuple, papers: list[dict]) -> tuple[set[str], set[str]]:
+    """(relevant ids, unjudged ids) of ``papers`` for a topic phrase."""
+    relevant, unjudged = set(), set()
+    for p in papers:
+        if occurrences(p["_title"], phrase):
+            relevant.add(p["id"])
+            continue
+        n = occurrences(p["_abstract"], phrase)
+        if n >= 2:
+            relevant.add(p["id"])
+        elif n == 1:
+            unjudged.add(p["id"])
+    return relevant, unjudged
+
+
+def judge_category(category: str, papers: list[dict]) -> set[str]:
+    """The ids of ``papers`` filed or cross-listed under ``category``."""
+    return {p["id"] for p in papers if category in p["categories"]}
+
+
+def prepare(papers: list[dict]) -> None:
+    """Add the folded title and abstract words every judgment reads."""
+    for p in papers:
+        if "_title" not in p:
+            p["_title"] = joined(p["title"])
+            p["_abstract"] = joined(p["abstract"])
+
+
+def arxiv_interests(
+    older: list[dict],
+    period: list[dict],
+    part: str,
+    *,
+    n_keyword: int,
+    n_liked: int,
+    seed: int,
+    min_count: int = 40,
+    max_count: int = 400,
+) -> tuple[list[Interest], list[dict]]:
+    """Keyword, liked-paper and description interests of one half (``part``: fit or test),
+    judged over ``period``, and the liked papers they need in the store.
+
+    Phrases come from ``older``'s titles; only phrases with at least one relevant paper in
+    ``period`` are kept (the others would measure nothing but false positives).
+    """
+    phrases = mine_phrases((p["title"] for p in older), min_count, max_count)
+    prepare(period)
+    rng = random.Random(seed)
+    order = sorted(phrases)
+    rng.shuffle(order)
+    keyword: list[Interest] = []
+    judged: list[tuple[tuple, Interest]] = []
+    for g in order:
+        if half(phrases[g]) != part:
+            continue
+        relevant, unjudged = judge_phrase(g, period)
+        if not relevant:
+            continue
+        interest = Interest("keyword", phrases[g], relevant, unjudged)
+        judged.append((g, interest))
+        if len(keyword) < n_keyword:
+            keyword.append(interest)
+    liked: list[Interest] = []
+    seeds: list[dict] = []
+    for p in older:
+        p.setdefault("_title", joined(p["title"]))
+    older_rng = random.Random(seed + 1)
+    for g, interest in judged:
+        if len(liked) >= n_liked:
+            break
+        holders = [p for p in older if occurrences(p["_title"], g)]
+        if not holders:
+            continue
+        paper = older_rng.choice(holders)
+        seeds.append(paper)
+        liked.append(
+            Interest("liked", paper["title"], interest.relevant, interest.unjudged, paper["id"])
+        )
+    description = []
+    for cat, text in CATEGORIES.items():
+        relevant = judge_category(cat, period)
+        if relevant:
+            description.append(Interest("description", text, relevant))
+    return keyword + liked + description, seeds
