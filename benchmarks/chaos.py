@@ -278,11 +278,14 @@ class Chaos:
                 proc.wait()
                 killed = True
         problems = self.check(kind, path, err_path)
+        if not killed and proc.returncode != 0:
+            last = (err_path.read_text().strip().splitlines() or [""])[-1]
+            problems.append(f"exited {proc.returncode}: {last[:200]}")
         state = "killed" if killed else f"finished ({proc.returncode})"
         print(f"round {n}: {kind} {state} after {delay:.1f}s: "
               f"{'ok' if not problems else '; '.join(problems)}", flush=True)  # fmt: skip
         err_path.unlink()
-        if not killed:  # the next moments are drawn over what this job takes now
+        if not killed and not problems:  # later moments are drawn over what the job takes now
             self.durations[kind] = (self.durations[kind] + (time.monotonic() - started)) / 2
         return killed, problems
 
