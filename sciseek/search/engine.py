@@ -24,8 +24,7 @@ from sciseek.storage.store import Store, UpsertResult
 
 from .catchup import BackgroundSync, IndexNotReady
 from .feedback import PRF
-from .relevance import MIN_SPREAD_PAPERS, SPREAD_SAMPLE, TYPICAL_SPREAD, Calibration
-from .relevance import calibration as relevance_fit
+from .relevance import Calibration
 from .retrieval import (  # noqa: F401 - re-exported: the engine's limits and modes
     DEFAULT_MODE,
     MAX_K,
@@ -35,6 +34,7 @@ from .retrieval import (  # noqa: F401 - re-exported: the engine's limits and mo
     Retrieval,
     check_k,
 )
+from .scoring import RelevanceScorer
 from .settings import Settings, load_settings, save_settings
 
 
@@ -105,7 +105,7 @@ class Engine:
             self._sparse = SparseIndex(data_dir / "sparse", store, log=log)
         self._settings = settings
         self._retrieval = Retrieval(self, reranker, rerank_depth)
-        self._warned_calibration = False
+        self._scorer = RelevanceScorer(lambda: self.dense, store, log)
         self._sparse_wanted = self._sparse is not None
         self._background = BackgroundSync(self._catch_up, log) if background else None
 
@@ -338,45 +338,15 @@ class Engine:
         query of how far that cosine stands above the query's cosines with the stored papers
         (``sciseek.search.relevance``), fitted for the dense model in use.
         """
-        dense = self.dense
-        model = self.relevance_model()
-        rowids = {h.paper.id: self.store.rowid(h.paper.id) for h in hits}
-        qvec = dense.encode_query(query)
-        cos = dense.scores(qvec, [r for r in rowids.values() if r])
-        spread = self._spread(qvec) if model.is_short(query) else TYPICAL_SPREAD
-        out: list[float | None] = []
-        for h in hits:
-            r = rowids[h.paper.id]
-            ok = r is not None and r in cos
-            out.append(model.probability(query, cos[r], spread) if ok else None)
-        return out
+        return self._scorer.relevance(query, [h.paper.id for h in hits])
 
     def relevance_model(self) -> Calibration:
         """The relevance calibration of the dense model in use (warns once if it has none)."""
-        dense = self.dense
-        model, calibrated = relevance_fit(dense.model_name, dense.model_path)
-        if not calibrated and not self._warned_calibration:
-            self._log(
-                f"warning: no relevance calibration for model {dense.model_name}; using the "
-                "bundled model's (add sciseek-calibration.json to the model folder)"
-            )
-            self._warned_calibration = True
-        return model
+        return self._scorer.model()
 
     def relevance_threshold(self, query: str) -> float:
         """The digest's relevance threshold for ``query`` (it depends on the query's kind)."""
-        return self.relevance_model().threshold(query)
-
-    def _spread(self, qvec: np.ndarray) -> tuple[float, float]:
-        """(mean, std) of the query's cosines with an evenly spread sample of stored papers;
-        a typical spread when there are too few papers to measure it."""
-        rowids = self.store.rowid_sample(SPREAD_SAMPLE)
-        if len(rowids) < MIN_SPREAD_PAPERS:
-            return TYPICAL_SPREAD
-        values = np.fromiter(self.dense.scores(qvec, rowids).values(), dtype=np.float64)
-        if len(values) < MIN_SPREAD_PAPERS or values.std() <= 0:
-            return TYPICAL_SPREAD
-        return float(values.mean()), float(values.std())
+        return self._scorer.model().threshold(query)
 
     def runs(
         self,

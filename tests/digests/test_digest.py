@@ -616,7 +616,7 @@ def test_previews_show_what_an_interest_would_have_sent(engine, smtp, cli, app):
     cli("subscribers", "add", "moe@example.org", "--query", TOPIC, "--confirmed")
     code, out, err = cli("digest", "send", "--dry-run", "--now", days(1))
     assert code == 0, err
-    line = next(line for line in out.splitlines() if line.startswith("moe@example.org:"))
+    line = next(ln for ln in out.splitlines() if ln.startswith("moe@example.org: over the last"))
     assert f"would have sent {len(ON_TOPIC)} papers (of {len(ON_TOPIC + OFF_TOPIC)} new)" in line
     assert "Mixture-of-Experts" in line and "Sourdough" not in line
     assert not smtp.inbox.messages

@@ -1,0 +1,65 @@
+"""Scoring papers' relevance to a query with the dense model's calibration (``relevance``).
+
+A paper's probability comes from its cosine with the query, and for a short query from how far
+that cosine stands above the query's cosines with an evenly spread sample of stored papers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from sciseek.index.vectors import DenseIndex
+from sciseek.storage.store import Store
+
+from .relevance import MIN_SPREAD_PAPERS, SPREAD_SAMPLE, TYPICAL_SPREAD, Calibration
+from .relevance import calibration as relevance_fit
+
+
+class RelevanceScorer:
+    """Calibrated relevance over a store and its (caught-up) dense index."""
+
+    def __init__(self, dense: Callable[[], DenseIndex], store: Store, log: Callable[[str], None]):
+        self._dense = dense
+        self._store = store
+        self._log = log
+        self._warned = False
+
+    def model(self) -> Calibration:
+        """The calibration of the dense model in use (warns once if it has none)."""
+        dense = self._dense()
+        model, calibrated = relevance_fit(dense.model_name, dense.model_path)
+        if not calibrated and not self._warned:
+            self._log(
+                f"warning: no relevance calibration for model {dense.model_name}; using the "
+                "bundled model's (add sciseek-calibration.json to the model folder)"
+            )
+            self._warned = True
+        return model
+
+    def relevance(self, query: str, paper_ids: Sequence[str]) -> list[float | None]:
+        """P(relevant) of each paper for ``query``; None for a paper without a vector yet."""
+        dense = self._dense()
+        model = self.model()
+        rowids = {pid: self._store.rowid(pid) for pid in paper_ids}
+        qvec = dense.encode_query(query)
+        cos = dense.scores(qvec, [r for r in rowids.values() if r])
+        spread = self.spread(qvec) if model.is_short(query) else TYPICAL_SPREAD
+        out: list[float | None] = []
+        for pid in paper_ids:
+            r = rowids[pid]
+            ok = r is not None and r in cos
+            out.append(model.probability(query, cos[r], spread) if ok else None)
+        return out
+
+    def spread(self, qvec: np.ndarray) -> tuple[float, float]:
+        """(mean, std) of the query's cosines with an evenly spread sample of stored papers;
+        a typical spread when there are too few papers to measure it."""
+        rowids = self._store.rowid_sample(SPREAD_SAMPLE)
+        if len(rowids) < MIN_SPREAD_PAPERS:
+            return TYPICAL_SPREAD
+        values = np.fromiter(self._dense().scores(qvec, rowids).values(), dtype=np.float64)
+        if len(values) < MIN_SPREAD_PAPERS or values.std() <= 0:
+            return TYPICAL_SPREAD
+        return float(values.mean()), float(values.std())
