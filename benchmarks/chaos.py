@@ -55,7 +55,7 @@ PAGE = 25  # records per OAI page
 FEED = 3  # pages per harvest
 INDEX_FILE = 80  # papers per index run
 BATCH = 20  # papers per committed batch
-THRESHOLD = "0.1"  # digests: low, so that many papers are mailed (and could be twice)
+THRESHOLD = "0.001"  # digests: so low that nearly every new paper is mailed (or could be twice)
 QUERIES = ["dense retrieval", "diffusion models for images", "large language model agents"]
 
 
@@ -341,8 +341,8 @@ def kills(args: argparse.Namespace, work: Path) -> int:
         chaos.close()
     print(
         f"{rounds} rounds, {killed} runs killed: {rounds - failed} / {rounds} rounds passed every "
-        f"check; store {len(chaos.known)} papers; {chaos.inbox.digests} digests mailed, "
-        f"{chaos.inbox.twice()} papers mailed twice"
+        f"check; store {len(chaos.known)} papers; {chaos.inbox.digests} digests mailed with "
+        f"{sum(map(len, chaos.inbox.mailed.values()))} papers, {chaos.inbox.twice()} mailed twice"
     )
     return 1 if failed else 0
 
