@@ -24,7 +24,7 @@ from typing import Any
 
 from sciseek.errors import BadInput
 from sciseek.storage.clock import iso, utcnow
-from sciseek.storage.sqlite import connect, transaction
+from sciseek.storage.sqlite import add_column, connect, transaction
 
 from .interests import (
     FREQUENCIES,
@@ -62,8 +62,6 @@ CREATE TABLE IF NOT EXISTS subscription_requests (
 );
 CREATE INDEX IF NOT EXISTS subscription_requests_email ON subscription_requests(email, created);
 """
-# added later: the (hashed) client address a request came from
-_CLIENT_COLUMN = "ALTER TABLE subscription_requests ADD COLUMN client TEXT"
 
 
 class UnknownSubscriber(BadInput, LookupError):
@@ -153,10 +151,8 @@ class Subscriptions:
             self._db.close()
             raise FileNotFoundError(f"{self.path} is not a sciseek store")
         self._db.executescript(_SCHEMA)
-        columns = {r[1] for r in self._db.execute("PRAGMA table_info(subscription_requests)")}
-        if "client" not in columns:
-            with self._write() as db:
-                db.execute(_CLIENT_COLUMN)
+        # added later: the (hashed) client address a request came from
+        add_column(self._db, "subscription_requests", "client", "TEXT")
 
     @classmethod
     def open(cls, data_dir: str | Path) -> Subscriptions:

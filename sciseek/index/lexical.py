@@ -291,10 +291,6 @@ class LexicalIndex:
             segments.append((" …", False))
         return [s for s in segments if s[0]]
 
-    def doc_freq(self, term: str) -> int:
-        """How many papers hold the index term ``term`` (e.g. from ``terms``)."""
-        return self._index.searcher().doc_freq("text", term)
-
     def rare_terms(self, query: str, rare: int) -> list[str]:
         """The query's index terms that occur in at most ``rare`` papers (at least one)."""
         searcher = self._index.searcher()

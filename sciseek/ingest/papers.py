@@ -150,8 +150,8 @@ def web_link(value: str) -> str | None:
     text = value.strip()
     if not text or len(text) > MAX_URL:
         return None
-    ident = normalise_id(text)
-    if is_arxiv_id(ident) and (text.lower().startswith("arxiv:") or ident == text):
+    ident = normalise_id(text)  # an arXiv id, with or without prefix and version
+    if is_arxiv_id(ident):
         return f"https://arxiv.org/abs/{ident}"
     doi = _DOI.match(text)
     if doi and not text.lower().startswith("http"):

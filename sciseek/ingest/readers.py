@@ -23,7 +23,7 @@ from sciseek.errors import BadInput
 from .papers import MAX_RECORD_BYTES, InvalidPaper, Paper, paper_from_dict
 
 FORMATS = ("auto", "jsonl", "beir", "arxiv", "csv")
-_DAMAGE = (EOFError, gzip.BadGzipFile, zlib.error, OSError)
+_DAMAGE = (EOFError, zlib.error, OSError)  # gzip.BadGzipFile is an OSError
 
 
 class UnreadableSource(BadInput, ValueError):

@@ -24,19 +24,21 @@ class RelevanceScorer:
         self._dense = dense
         self._store = store
         self._log = log
-        self._warned = False
+        self._model: Calibration | None = None
+        self._sample: tuple[int, list[int]] = (-1, [])  # (store generation, row ids)
 
     def model(self) -> Calibration:
-        """The calibration of the dense model in use (warns once if it has none)."""
-        dense = self._dense()
-        model, calibrated = relevance_fit(dense.model_name, dense.model_path)
-        if not calibrated and not self._warned:
-            self._log(
-                f"warning: no relevance calibration for model {dense.model_name}; using the "
-                "bundled model's (add sciseek-calibration.json to the model folder)"
-            )
-            self._warned = True
-        return model
+        """The calibration of the dense model in use (read once; warns if it has none)."""
+        if self._model is None:
+            dense = self._dense()
+            model, calibrated = relevance_fit(dense.model_name, dense.model_path)
+            if not calibrated:
+                self._log(
+                    f"warning: no relevance calibration for model {dense.model_name}; using the "
+                    "bundled model's (add sciseek-calibration.json to the model folder)"
+                )
+            self._model = model
+        return self._model
 
     def relevance(self, query: str, paper_ids: Sequence[str]) -> list[float | None]:
         """P(relevant) of each paper for ``query``; None for a paper without a vector yet."""
@@ -56,7 +58,10 @@ class RelevanceScorer:
     def spread(self, qvec: np.ndarray) -> tuple[float, float]:
         """(mean, std) of the query's cosines with an evenly spread sample of stored papers;
         a typical spread when there are too few papers to measure it."""
-        rowids = self._store.rowid_sample(SPREAD_SAMPLE)
+        generation = self._store.generation
+        if self._sample[0] != generation:  # drawn again only when the store changed
+            self._sample = (generation, self._store.rowid_sample(SPREAD_SAMPLE))
+        rowids = self._sample[1]
         if len(rowids) < MIN_SPREAD_PAPERS:
             return TYPICAL_SPREAD
         values = np.fromiter(self._dense().scores(qvec, rowids).values(), dtype=np.float64)

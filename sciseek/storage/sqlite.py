@@ -49,3 +49,11 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+def add_column(db: sqlite3.Connection, table: str, column: str, declaration: str) -> None:
+    """Add ``column`` to ``table`` of an older database that lacks it (in its own
+    transaction); nothing when it is there."""
+    if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
+        with transaction(db):
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")

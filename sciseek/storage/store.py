@@ -22,7 +22,7 @@ from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper, title_key
 
 from .clock import iso, utcnow
-from .sqlite import connect, transaction
+from .sqlite import add_column, connect, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -103,7 +103,9 @@ class Store:
         self._lock = threading.RLock()
         self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
-        self._add_vote_clients()
+        # votes record the (hashed) client address they came from; older stores gain it
+        add_column(self._db, "votes", "client", "TEXT")
+        self._db.execute("CREATE INDEX IF NOT EXISTS votes_client ON votes(client, created)")
         row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
         if row is None:
             with self._write() as db:
@@ -124,14 +126,6 @@ class Store:
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock, transaction(self._db) as db:
             yield db
-
-    def _add_vote_clients(self) -> None:
-        """Votes record the (hashed) client address they came from; older stores gain it."""
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(votes)")}
-        if "client" not in columns:
-            with self._write() as db:
-                db.execute("ALTER TABLE votes ADD COLUMN client TEXT")
-        self._db.execute("CREATE INDEX IF NOT EXISTS votes_client ON votes(client, created)")
 
     def _next_generation(self, db: sqlite3.Connection) -> int:
         row = db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()

@@ -63,9 +63,7 @@ class Plumbing:
         """The methods the routes serve at this request's path."""
         methods: set[str] = set()
         for route in self.router.routes:
-            match, _ = route.matches({**scope, "method": "GET"})
-            if match == Match.NONE:
-                match, _ = route.matches(scope)
+            match, _ = route.matches(scope)  # PARTIAL: the path matches, the method does not
             if match != Match.NONE:
                 methods |= set(getattr(route, "methods", None) or {"GET"})
         if "GET" in methods:
