@@ -158,73 +158,184 @@ def _fingerprint(path: Path) -> str:
     return h.hexdigest()
 
 
-class Encoder:
-    """A sentence-transformers bi-encoder on the CPU, loaded offline."""
+class DeviceUnavailable(BadInput):
+    """A device was asked for that this machine does not have (e.g. CUDA without a GPU)."""
 
-    def __init__(self, model: str | Path | None = None):
+
+DEVICES = ("auto", "cpu", "cuda")
+CUDA_TOKEN_BUDGET = 65536  # tokens per forward pass on a GPU
+CUDA_MAX_BATCH = 512
+# SCISEEK_ENCODER values: a runtime label, or a short alias for one
+ENCODER_ALIASES = {"onnx": "onnx-int8", "openvino": "openvino-fp32", "int8": "onnx-int8"}
+# The int8 graph's vectors keep cosine >= 0.98 to torch fp32 on arXiv abstracts (BENCHMARKS.md,
+# "Encoding paths per CPU"); a loaded graph whose probe vector is further off is rebuilt.
+PROBE_MIN_COSINE = 0.98
+PROBE_TEXT = "Dense retrieval of scientific papers\nWe embed titles and abstracts of papers."
+_warned: set[str] = set()
+
+
+def cpu_runtime() -> str:
+    """The encoding path for this CPU: torch bf16 where the CPU has native bf16, else int8 ONNX.
+
+    ``SCISEEK_ENCODER`` (torch, onnx, onnx-int8, onnx-fp32, openvino) forces a path;
+    ``SCISEEK_PRECISION=fp32|bf16`` alone forces torch at that precision.
+    """
+    forced = os.environ.get("SCISEEK_ENCODER", "").strip().lower()
+    forced = ENCODER_ALIASES.get(forced, forced)
+    if forced == "torch" or (not forced and os.environ.get("SCISEEK_PRECISION")):
+        return "torch-bf16" if native_bf16() else "torch-fp32"
+    if forced in ("torch-fp32", "torch-bf16"):
+        return forced
+    from sciseek.index.runtimes import RUNTIMES, available
+
+    if forced:
+        if forced not in RUNTIMES:
+            raise BadInput(
+                f"SCISEEK_ENCODER={forced!r}: expected torch, onnx, onnx-int8, onnx-fp32 "
+                "or openvino"
+            )
+        return forced
+    if native_bf16():
+        return "torch-bf16"
+    return "onnx-int8" if available("onnx-int8") is None else "torch-fp32"
+
+
+def _warn_once(message: str) -> None:
+    if message not in _warned:
+        _warned.add(message)
+        logging.getLogger(__name__).warning(message)
+
+
+class Encoder:
+    """A sentence-transformers bi-encoder, loaded offline, on the CPU or a CUDA GPU.
+
+    ``runtime`` names the path that computes the vectors (``torch-bf16``, ``torch-fp32``,
+    ``onnx-int8``, ``onnx-fp32``, ``openvino-fp32``, ``cuda-fp16``); documents and queries
+    always go through the same one. Vectors of one model from different paths differ only by
+    rounding (cosine >= 0.98, mean ~0.993 for int8), far below the gap between a relevant
+    and an irrelevant paper, so a data dir indexed on one path stays searchable from another
+    and the store keys vectors by model, not by path.
+    """
+
+    def __init__(self, model: str | Path | None = None, device: str = "auto"):
         import torch
         from sentence_transformers import SentenceTransformer
 
+        if device not in DEVICES:
+            raise BadInput(f"device {device!r}: expected one of {', '.join(DEVICES)}")
+        cuda = torch.cuda.is_available()
+        if device == "cuda" and not cuda:
+            raise DeviceUnavailable(
+                "device 'cuda' was asked for, but torch sees no CUDA device here "
+                f"(torch {torch.__version__}); use --device cpu or --device auto"
+            )
         quiet_transformers()
         self.name, self.path = resolve_model(model)
         self.fingerprint = _fingerprint(self.path)
-        torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
-        self.model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+        self.device = "cuda" if device == "cuda" or (device == "auto" and cuda) else "cpu"
+        if self.device == "cpu":
+            torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        self.model = SentenceTransformer(str(self.path), device=self.device, local_files_only=True)
         self.dim: int = self.model.get_embedding_dimension()
+        self.max_length: int = self.model.max_seq_length
         prompts = getattr(self.model, "prompts", {}) or {}
-        self._query_prompt = "query" if "query" in prompts else None
-        self._doc_prompt = next((p for p in ("document", "passage") if p in prompts), None)
+        self._query_prompt = prompts.get("query", "")
+        self._doc_prompt = next((prompts[p] for p in ("document", "passage") if p in prompts), "")
+        self.token_budget, self.max_batch = TOKEN_BUDGET, MAX_BATCH
+        self._session = None
+        self.runtime = "torch-fp32"
         # bf16 matmuls give ~2.5x on CPUs that have them; embeddings keep cosine > 0.9999
-        self.precision = "bf16" if native_bf16() else "fp32"
         self.autocast = lambda: torch.autocast(
-            "cpu", dtype=torch.bfloat16, enabled=self.precision == "bf16"
+            "cpu", dtype=torch.bfloat16, enabled=self.runtime == "torch-bf16"
+        )
+        if self.device == "cuda":
+            self.model.half()
+            self.runtime = "cuda-fp16"
+            self.token_budget, self.max_batch = CUDA_TOKEN_BUDGET, CUDA_MAX_BATCH
+        else:
+            self.runtime = cpu_runtime()
+            if not self.runtime.startswith("torch"):
+                self._open_session()
+        self.precision = self.runtime.rsplit("-", 1)[1]
+
+    def _open_session(self) -> None:
+        from sciseek.index import runtimes
+
+        label = self.name if not self.name.startswith("local:") else "local"
+        folder = _cache_dir() / "onnx" / f"{label}-{runtimes.export_key(self.name, self.path)}"
+        probe = self._torch_vectors([PROBE_TEXT])[0]
+
+        def check(run) -> bool:
+            v = run(self._tokenize([PROBE_TEXT]))[0]
+            return float(v @ probe) / float(np.linalg.norm(v)) >= PROBE_MIN_COSINE
+
+        try:
+            self._session = runtimes.session(self.runtime, self.model, folder, check)
+        except Exception as e:  # never fatal: torch computes the same vectors, slower
+            fallback = "torch-bf16" if native_bf16() else "torch-fp32"
+            _warn_once(f"encoder runtime {self.runtime} unavailable ({e}); using {fallback}")
+            self.runtime = fallback
+
+    def _tokenize(self, texts: Sequence[str], tensors: str = "np") -> dict:
+        return dict(
+            self.model.tokenizer(
+                list(texts),
+                truncation=True,
+                max_length=self.max_length,
+                padding=True,
+                return_tensors=tensors,
+            )
         )
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length float32 vectors, one row per query."""
-        with self.autocast():
-            vectors = self.model.encode(
-                list(texts),
-                batch_size=32,
-                prompt_name=self._query_prompt,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
-        return vectors.astype(np.float32, copy=False)
+    def _torch_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        import torch
 
-    def encode_texts(
+        features = {k: v.to(self.device) for k, v in self._tokenize(texts, "pt").items()}
+        with torch.inference_mode(), self.autocast():
+            out = self.model(features)["sentence_embedding"]
+        return out.float().cpu().numpy()
+
+    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
+        if self._session is not None:
+            v = self._session(self._tokenize(texts))
+        else:
+            v = self._torch_vectors(texts)
+        v = v.astype(np.float32, copy=False)
+        return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+
+    def _encode(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None
     ) -> np.ndarray:
-        """Unit-length float32 document vectors, batched by token length to avoid padding."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
-        tokenizer = self.model.tokenizer
-        max_len = self.model.max_seq_length
         lengths = [
             len(ids)
-            for ids in tokenizer(list(texts), truncation=True, max_length=max_len)["input_ids"]
+            for ids in self.model.tokenizer(
+                list(texts), truncation=True, max_length=self.max_length
+            )["input_ids"]
         ]
         order = np.argsort(lengths, kind="stable")[::-1]
         start = 0
         while start < len(order):
             longest = lengths[order[start]]
-            size = max(1, min(MAX_BATCH, TOKEN_BUDGET // max(longest, 1)))
+            size = max(1, min(self.max_batch, self.token_budget // max(longest, 1)))
             idx = order[start : start + size]
-            with self.autocast():
-                out[idx] = self.model.encode(
-                    [texts[i] for i in idx],
-                    batch_size=len(idx),
-                    prompt_name=self._doc_prompt,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+            out[idx] = self._vectors([texts[i] for i in idx])
             start += size
             if progress:
                 progress(len(idx))
         return out
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per query."""
+        return self._encode([self._query_prompt + t for t in texts])
+
+    def encode_texts(
+        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+    ) -> np.ndarray:
+        """Unit-length float32 document vectors, batched by token length to avoid padding."""
+        return self._encode([self._doc_prompt + t for t in texts], progress)
 
     def encode_documents(
         self, papers: Sequence[Paper], progress: Callable[[int], None] | None = None
