@@ -62,8 +62,9 @@ def test_length_sorted_document_encoding_matches_plain_encoding(papers):
     texts = [f"{p.title}\n{p.abstract}" for p in papers]
     plain = enc.model.encode(texts, normalize_embeddings=True)
     assert ours.shape == (12, 384)
-    # same order as the input, same vectors (up to bf16 rounding where it is used)
-    assert np.all(np.sum(ours * plain, axis=1) > 0.999)
+    # same order as the input, same vectors (up to bf16 rounding, or int8 weights, where used)
+    floor = 0.98 if enc.precision == "int8" else 0.999
+    assert np.all(np.sum(ours * plain, axis=1) > floor)
 
 
 def test_dense_search_finds_a_paraphrase(shared_engine):
