@@ -56,21 +56,25 @@ def encoding(papers: list[Paper]) -> list[tuple[str, float]]:
         ),
         ("SentenceTransformer.encode under bf16 autocast, batch 32", _rate(len(texts), plain_bf16)),
     ]
-    precision = enc.precision
-    enc.precision = "fp32"
-    enc.autocast = lambda: torch.autocast("cpu", enabled=False)
+    forced = {"SCISEEK_ENCODER": "torch", "SCISEEK_PRECISION": "fp32"}
+    saved = {k: os.environ.get(k) for k in forced}
+    os.environ.update(forced)
+    try:
+        fp32 = Encoder()
+    finally:
+        for k, v in saved.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
     rows.append(
         (
-            "sciseek Encoder, fp32 (token-budget length-sorted batches only)",
-            _rate(len(papers), lambda: enc.encode_documents(papers)),
+            "sciseek Encoder, torch fp32 (token-budget length-sorted batches only)",
+            _rate(len(papers), lambda: fp32.encode_documents(papers)),
         )
     )
-    if precision == "bf16":
-        enc2 = Encoder()
+    if enc.runtime != "torch-fp32":
         rows.append(
             (
-                "sciseek Encoder, bf16 (default on this CPU)",
-                _rate(len(papers), lambda: enc2.encode_documents(papers)),
+                f"sciseek Encoder, {enc.runtime} (default on this CPU)",
+                _rate(len(papers), lambda: enc.encode_documents(papers)),
             )
         )
     return rows
