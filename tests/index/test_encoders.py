@@ -97,8 +97,10 @@ def test_each_available_path_can_be_forced(
     assert enc.runtime == label
     got = enc.encode_texts(texts)
     assert cosines(got, reference).min() >= (floor if label != "torch-bf16" else 0.999)
-    # queries and documents come from the same function: same text, same vector
-    np.testing.assert_allclose(enc.encode_queries(texts[:3]), got[:3], atol=1e-5)
+    # queries and documents come from the same function: same text and batch, same vector
+    np.testing.assert_allclose(enc.encode_queries(texts[:1]), enc.encode_texts(texts[:1]))
+    # int8 scales activations per batch, so batch-mates move a vector, within the floor
+    assert cosines(enc.encode_queries(texts[:3]), got[:3]).min() >= floor
 
 
 def test_an_unknown_forced_path_is_refused(use_cache, monkeypatch):
