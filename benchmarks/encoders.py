@@ -280,7 +280,7 @@ def main() -> None:
     ap.add_argument("--sample", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quality", action="store_true")
-    ap.add_argument("--quality-paths", default=",".join(QUALITY))
+    ap.add_argument("--quality-paths", default=";".join(QUALITY), help="labels, ;-separated")
     ap.add_argument("--arxiv", type=int, default=3000)
     ap.add_argument("--queries", type=int, default=1000)
     ap.add_argument("--work", default=str(Path(tempfile.gettempdir()) / "sciseek-encoders"))
@@ -310,7 +310,7 @@ def main() -> None:
     if args.quality:
         sci = list(read_valid(SHARED / "scifact"))
         arx = pool[: args.arxiv]
-        for label in args.quality_paths.split(","):
+        for label in args.quality_paths.split(";"):
             if label not in built:
                 continue
             enc = built[label]
