@@ -4,7 +4,6 @@ their parsers."""
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import shutil
 import sys
@@ -20,12 +19,30 @@ from sciseek.search.engine import MAX_K, Engine, default_data_dir
 from sciseek.search.indexing import BATCH_SIZE, Batch, FileReport, index_files
 from sciseek.search.relevance import SHORT_THRESHOLD, SHORT_WORDS, THRESHOLD
 
-from .common import ERROR_CAP, UsageError, filters_of, open_engine, progress_bar
-from .jobs import DEMO_CATEGORIES, DEMO_DAYS, DEMO_SET, run_harvest
+from .common import (
+    ERROR_CAP,
+    INTERRUPTED,
+    UsageError,
+    encode_backlog,
+    filters_of,
+    open_engine,
+    progress_bar,
+)
 
 # -- index ---------------------------------------------------------------------------------
 
 PARTIAL_INPUT = 3  # exit code: an input file is damaged; its readable records were indexed
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    with open_engine(args) as engine:
+        engine.lexical.sync()
+        if encode_backlog(engine):
+            return INTERRUPTED
+        state = engine.index_progress()
+    for name, s in state.items():
+        print(f"{name}: {s['documents']:,} of {s['papers']:,} papers, up to date")
+    return 0
 
 
 class _ErrorPrinter:
@@ -54,8 +71,12 @@ def index_paths(
     strict: bool = False,
     verbose: bool = False,
     batch_size: int = BATCH_SIZE,
+    encode: bool = True,
 ) -> int:
-    """Index paper files into ``engine`` with a per-file summary; returns the exit code."""
+    """Index paper files into ``engine`` with a per-file summary; returns the exit code.
+
+    Each batch is searchable by BM25, filters and id as soon as it is committed; the
+    embeddings are computed after all files are read (``encode``; else left for later)."""
     errors = _ErrorPrinter()
 
     def file_done(f: FileReport) -> None:
@@ -75,7 +96,7 @@ def index_paths(
             file=sys.stderr,
         )
 
-    with progress_bar(None, "indexing") as bar:
+    with progress_bar(None, "reading") as bar:
         report = index_files(
             engine,
             paths,
@@ -86,6 +107,7 @@ def index_paths(
             on_file=file_done,
             on_batch=batch_done if verbose else None,
             progress=bar.update,
+            dense=False,
         )
     errors.finish()
     if report.aborted:
@@ -100,6 +122,8 @@ def index_paths(
         reasons = ", ".join(f"{n} {r}" for r, n in errors.reasons.most_common())
         print(f"skipped records by reason: {reasons}", file=sys.stderr)
     print(f"store now holds {engine.store.count()} papers")
+    if encode and encode_backlog(engine):
+        return INTERRUPTED
     if not report.indexed:
         print("error: no valid papers found", file=sys.stderr)
         return 2
@@ -231,40 +255,15 @@ def cmd_stats(args: argparse.Namespace) -> int:
             f"lexical index: {lex['documents']} papers, generation {lex['generation']}"
             f" ({'up to date' if lex['up_to_date'] else 'behind the store'})"
         )
+        for name in ("dense", "sparse"):
+            if name in stats:
+                s = stats[name]
+                state = "up to date" if s["up_to_date"] else "behind the store: 'sciseek sync'"
+                print(f"{name + ' index:':15}{s['documents']} papers, {s['model']} ({state})")
     return 0
 
 
 # -- eval, demo ----------------------------------------------------------------------------
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    data_dir = Path(args.data_dir or default_data_dir())
-    with Engine.open(data_dir) as engine:
-        if args.file:
-            code = index_paths(engine, [args.file], "auto")
-        else:
-            since = dt.datetime.now(dt.UTC).date() - dt.timedelta(days=DEMO_DAYS)
-            print(
-                f"harvesting arXiv {DEMO_SET} since {since} ({', '.join(DEMO_CATEGORIES)});"
-                " this takes a few minutes"
-            )
-            code = run_harvest(
-                engine,
-                [DEMO_SET],
-                date_from=since.isoformat(),
-                categories=DEMO_CATEGORIES,
-                debug=args.debug,
-                hint="; offline, use sciseek demo --file PAPERS.jsonl[.gz]",
-            )
-        if code:
-            return code
-        query = "retrieval augmented generation for question answering"
-        hits = engine.search(query, k=5)
-        print(f"\nsample search: {query!r}")
-        _print_hits(hits)
-    where = "" if args.data_dir is None else f" --data-dir {data_dir}"
-    print(f"\nready: {data_dir.resolve()}\ntry:   sciseek search 'your question'{where}")
-    return 0
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -297,7 +296,10 @@ def add_core_commands(
         help="add paper files to the data dir",
         description="Add papers from files (JSONL, BEIR corpus, arXiv metadata "
         "JSON lines or CSV; .gz allowed). Bad records are reported with file "
-        "and line and skipped; records with a known id replace the old one. Exit "
+        "and line and skipped; records with a known id replace the old one. Each committed "
+        "batch is searchable by BM25, filters and id at once; the embeddings are computed "
+        "after the files are read (Ctrl-C keeps the finished chunks: 'sciseek sync' goes on). "
+        "Exit "
         "status: 0 when every file was read (bad records skipped, see the summary), 3 when a "
         "file is damaged (truncated gzip, bytes that are not UTF-8): partial input, what "
         "could be read was indexed; 2 when nothing valid was found.",
@@ -383,10 +385,11 @@ def add_core_commands(
     p.add_argument("--port", type=arguments.positive, default=8000, help="port (default 8000)")
     p.set_defaults(func=cmd_serve)
 
-    p = sub.add_parser("demo", parents=[common], help="index papers and show a sample search")
-    p.add_argument(
-        "--file",
-        help="paper file to index (default: harvest the last 3 days of arXiv cs.CL, cs.IR "
-        "and cs.LG; needs network)",
+    p = sub.add_parser(
+        "sync",
+        parents=[common, model],
+        help="bring every index up to the store (finishes an interrupted encoding)",
+        description="Encode the papers the dense (and sparse) index lack, e.g. after an "
+        "'index' or 'demo' was stopped; finished chunks are never encoded again.",
     )
-    p.set_defaults(func=cmd_demo)
+    p.set_defaults(func=cmd_sync)

@@ -9,31 +9,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tqdm import tqdm
-
 from sciseek.errors import BadInput
 from sciseek.ingest.papers import Filters, InvalidFilter
 from sciseek.search.engine import RERANK_DEPTH, Engine, default_data_dir
 from sciseek.search.feedback import PRF
 from sciseek.search.settings import RETRIEVERS, Settings, load_settings
 
+from .progress import Progress
+
 ERROR_CAP = 20
+INTERRUPTED = 130  # exit code: Ctrl-C
 
 
 class UsageError(BadInput):
     """Bad usage or bad input: exit code 2."""
 
 
-def progress_bar(total: int | None, desc: str, unit: str = "paper") -> tqdm:
-    return tqdm(
-        total=total,
-        desc=desc,
-        unit=unit,
-        disable=not sys.stderr.isatty(),
-        file=sys.stderr,
-        dynamic_ncols=True,
-        leave=False,
-    )
+def progress_bar(total: int | None, desc: str, unit: str = "paper") -> Progress:
+    """A progress display for a long phase (see ``progress.Progress``)."""
+    return Progress(total, desc, unit)
 
 
 @contextmanager
@@ -73,6 +67,7 @@ def open_engine(
         reranker=reranker,
         rerank_depth=getattr(args, "rerank_depth", RERANK_DEPTH),
         background=background,
+        device=getattr(args, "device", "auto") or "auto",
     )
 
 
@@ -118,3 +113,24 @@ def filters_of(args: argparse.Namespace) -> Filters | None:
     except InvalidFilter as e:
         raise UsageError(str(e)) from None
     return f or None
+
+
+def encode_backlog(engine: Engine) -> bool:
+    """Encode the papers the vector indexes lack, with progress; True when interrupted
+    (committed chunks stay: the next ``sciseek sync`` or ``index`` goes on from there)."""
+    dense = engine.index_progress()["dense"]
+    if dense["up_to_date"]:
+        return False
+    try:
+        with progress_bar(dense["pending"], "encoding") as bar:
+            engine.sync(bar.update)
+    except KeyboardInterrupt:
+        dense = engine.index_progress()["dense"]
+        print(
+            f"interrupted: every paper is stored and searchable by BM25; "
+            f"{dense['documents']:,} of {dense['papers']:,} have embeddings. "
+            "'sciseek sync' finishes the encoding (finished chunks are kept).",
+            file=sys.stderr,
+        )
+        return True
+    return False

@@ -16,7 +16,7 @@ from sciseek.cli import arguments
 from sciseek.digests.interests import FREQUENCIES, make_interests, normalise_email
 from sciseek.search.engine import Engine, default_data_dir
 
-from .common import UsageError, open_engine, progress_bar
+from .common import INTERRUPTED, UsageError, encode_backlog, open_engine, progress_bar
 
 # -- harvest -------------------------------------------------------------------------------
 
@@ -36,8 +36,12 @@ def run_harvest(
     delay: float | None = None,
     debug: bool = False,
     hint: str = "",
+    encode: bool = True,
 ) -> int:
-    """Harvest OAI-PMH sets into ``engine``, a summary line per set; returns the exit code."""
+    """Harvest OAI-PMH sets into ``engine``, a summary line per set; returns the exit code.
+
+    Harvested papers are searchable by BM25 at once; their embeddings are computed after the
+    harvest (``encode``; else left for later)."""
     from sciseek.harvest.harvester import Harvester
     from sciseek.ingest.oai import HarvestError, ProtocolError
 
@@ -45,7 +49,7 @@ def run_harvest(
         tqdm.write(message, file=sys.stderr)
 
     try:
-        with Harvester(engine, endpoint=endpoint, delay=delay, log=log) as harvester:
+        with Harvester(engine, endpoint=endpoint, delay=delay, log=log, encode=False) as harvester:
             for spec in dict.fromkeys(sets):
                 with progress_bar(None, f"harvesting {spec}", unit="record") as bar:
                     report = harvester.harvest_set(
@@ -64,6 +68,8 @@ def run_harvest(
         print(f"error: {e}{hint}", file=sys.stderr)
         return 2 if isinstance(e, ProtocolError) else 1
     print(f"store now holds {engine.store.count()} papers")
+    if encode and encode_backlog(engine):
+        return INTERRUPTED
     return 0
 
 

@@ -20,6 +20,7 @@ from sciseek.search.fusion import FUSIONS
 from .. import __version__
 from .commands import add_core_commands
 from .common import prf_option, weights_option
+from .demo import add_demo_command
 from .jobs import add_job_commands
 from .training import add_training_commands
 
@@ -56,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME|DIR",
         help="dense encoder: 'minilm' (default, bundled), 'mpnet' (extra packages) or a local "
         "sentence-transformers folder; default: the one the data dir was built with",
+    )
+    model.add_argument(
+        "--device",
+        choices=("auto", "cpu", "cuda"),
+        default="auto",
+        help="where the encoder runs: auto (a CUDA GPU when torch sees one, else the CPU), "
+        "cpu, or cuda (fails when there is no GPU)",
     )
     retrieval = argparse.ArgumentParser(add_help=False, parents=[model])
     retrieval.add_argument(
@@ -116,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     add_core_commands(sub, common, model, retrieval, filters)
+    add_demo_command(sub, common, model)
     add_training_commands(sub, common, model, retrieval)
     add_job_commands(sub, common, model)
     return parser

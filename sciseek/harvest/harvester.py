@@ -71,8 +71,10 @@ class Harvester:
         endpoint: str | None = None,
         delay: float | None = None,
         log: Callable[[str], None] = lambda msg: None,
+        encode: bool = True,
     ):
         self.engine = engine
+        self.encode = encode  # False: embeddings are left to a later catch-up
         self.state = HarvestState.load(engine.data_dir)
         self.client = Client(endpoint, delay, log=log)
         self._log = log
@@ -225,7 +227,7 @@ class Harvester:
         papers = [r.paper for r in latest.values() if r.paper is not None]
         gone = [r.id for r in latest.values() if r.deleted]
         if papers:
-            result = self.engine.add(papers)
+            result = self.engine.add(papers, dense=self.encode)
             report.added += result.inserted
             report.updated += result.updated
             report.unchanged += result.unchanged

@@ -2,8 +2,9 @@
 
 An ``EncodingTable`` records the store generation it reflects and catches up by replaying the
 store's changes in committed chunks, so a crash never loses finished work or leaves a
-half-written table. The vector indexes (``vectors``) load their in-memory search structures
-from it.
+half-written table. Each committed chunk gets the next chunk number, so the vector indexes
+(``vectors``) load what is committed while a catch-up is still running: a search during a long
+encoding sees every paper encoded so far.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from pathlib import Path
 from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
 from sciseek.storage.files import file_lock
-from sciseek.storage.sqlite import connect, transaction
+from sciseek.storage.sqlite import add_column, connect, transaction
 from sciseek.storage.store import Store
 
-CHUNK = 256  # papers encoded and committed together
+CHUNK = 128  # papers encoded and committed together (a stop waits for at most one)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -27,6 +28,9 @@ CREATE TABLE IF NOT EXISTS enc (
     a BLOB, b BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS enc_seq ON enc(seq);
 """
+# chunk number of a row (0: written before chunks were numbered); in its own step so that
+# tables of older data dirs gain the column first
+_CHUNK_INDEX = "CREATE INDEX IF NOT EXISTS enc_chunk ON enc(chunk)"
 
 
 class ModelMismatch(BadInput, ValueError):
@@ -44,6 +48,8 @@ class EncodingTable:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.db = connect(path)
         self.db.executescript(_SCHEMA)
+        add_column(self.db, "enc", "chunk", "INTEGER NOT NULL DEFAULT 0")
+        self.db.execute(_CHUNK_INDEX)
         meta = self.meta()
         if meta.get("store_id") not in (None, store.store_id):
             log(f"{path.parent.name} index was built for another store; rebuilding it")
@@ -94,6 +100,23 @@ class EncodingTable:
             ).fetchall()
         yield from rows
 
+    @property
+    def last_chunk(self) -> int:
+        """The number of the last committed chunk (0 when none was numbered)."""
+        return int(self.meta().get("chunk", 0))
+
+    def rows_after_chunk(self, chunk: int) -> list[tuple[str, int, bytes | None, bytes]]:
+        """(id, row id, a, b) of the encodings committed in chunks after ``chunk``."""
+        with self._lock:
+            return self.db.execute(
+                "SELECT id, rowid_, a, b FROM enc WHERE chunk > ?", (chunk,)
+            ).fetchall()
+
+    def pending(self) -> int:
+        """Papers the store changed since this table's generation (an upper bound on the work
+        left: papers an interrupted run finished are counted until the next catch-up ends)."""
+        return self.store.changed_count(self.generation)
+
     def get(self, rowid: int) -> tuple[bytes | None, bytes] | None:
         """The stored encoding of one paper, by row id."""
         with self._lock:
@@ -104,11 +127,14 @@ class EncodingTable:
         encode: Callable[[list[Paper]], list[tuple[bytes | None, bytes]]],
         progress: Callable[[int], None] | None = None,
         wait: bool = True,
+        stop: Callable[[], bool] | None = None,
     ) -> int | None:
         """Encode the papers changed since this table's generation, in committed chunks.
 
-        Returns how many papers were encoded or deleted, or None when another process holds
-        the lock and ``wait`` is false.
+        Reads the store a batch at a time (memory stays bounded whatever the backlog). Returns
+        how many papers were encoded or deleted, or None when another process holds the lock
+        and ``wait`` is false. ``stop`` is asked between chunks; when it answers True the
+        catch-up ends early (what was committed stays; the generation is not advanced).
         """
         with file_lock(self.path.with_suffix(".lock"), wait=wait) as locked:
             if not locked:
@@ -122,7 +148,6 @@ class EncodingTable:
                 with self._lock:
                     self.db.executemany("DELETE FROM enc WHERE id=?", [(i,) for i in deleted])
                 changes += len(deleted)
-            pending: list[tuple[int, int, Paper]] = []
             for batch in self.store.iter_batches(2000, since=since):
                 marks = ",".join("?" * len(batch))
                 with self._lock:
@@ -133,20 +158,33 @@ class EncodingTable:
                         )
                     )
                 # papers encoded by an interrupted earlier run keep their encoding
-                pending.extend(t for t in batch if done.get(t[2].id) != t[1])
-            for start in range(0, len(pending), CHUNK):
-                chunk = pending[start : start + CHUNK]
-                encoded = encode([p for *_, p in chunk])
-                rows = [
-                    (p.id, r, seq, a, b) for (r, seq, p), (a, b) in zip(chunk, encoded, strict=True)
-                ]
-                with self._lock, transaction(self.db) as db:
-                    db.executemany(
-                        "INSERT OR REPLACE INTO enc(id, rowid_, seq, a, b) VALUES (?, ?, ?, ?, ?)",
-                        rows,
-                    )
-                changes += len(chunk)
-                if progress:
-                    progress(len(chunk))
+                pending = [t for t in batch if done.get(t[2].id) != t[1]]
+                for start in range(0, len(pending), CHUNK):
+                    if stop is not None and stop():
+                        return changes
+                    changes += self._commit_chunk(pending[start : start + CHUNK], encode)
+                    if progress:
+                        progress(len(pending[start : start + CHUNK]))
             self._set(generation=target, model=self.model, store_id=self.store.store_id)
             return changes
+
+    def _commit_chunk(
+        self,
+        chunk: list[tuple[int, int, Paper]],
+        encode: Callable[[list[Paper]], list[tuple[bytes | None, bytes]]],
+    ) -> int:
+        encoded = encode([p for *_, p in chunk])
+        with self._lock, transaction(self.db) as db:
+            number = int(
+                (db.execute("SELECT value FROM meta WHERE key='chunk'").fetchone() or ("0",))[0]
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO enc(id, rowid_, seq, a, b, chunk)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (p.id, r, seq, a, b, number + 1)
+                    for (r, seq, p), (a, b) in zip(chunk, encoded, strict=True)
+                ],
+            )
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('chunk', ?)", (number + 1,))
+        return len(chunk)

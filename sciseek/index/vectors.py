@@ -41,10 +41,14 @@ class EncodedIndex:
         raise NotImplementedError
 
     def sync(
-        self, progress: Callable[[int], None] | None = None, *, wait: bool = True
+        self,
+        progress: Callable[[int], None] | None = None,
+        *,
+        wait: bool = True,
+        stop: Callable[[], bool] | None = None,
     ) -> int | None:
         """Encode papers changed in the store since the last sync; see EncodingTable.sync."""
-        changes = self.table.sync(self._encode, progress, wait)
+        changes = self.table.sync(self._encode, progress, wait, stop)
         if changes:
             self.refresh()
         return changes
@@ -69,9 +73,11 @@ class DenseIndex(EncodedIndex):
         model: str | Path | None = None,
         *,
         log: Callable[[str], None] | None = None,
+        device: str = "auto",
     ):
         self.directory = Path(directory)
         self.store = store
+        self.device = device
         self._log = log or (lambda msg: print(msg, file=sys.stderr))
         db_path = self.directory / "vectors.db"
         if model is None and db_path.exists():
@@ -90,14 +96,15 @@ class DenseIndex(EncodedIndex):
         self._index: faiss.Index | None = None
         self._ids: dict[str, int] = {}  # paper id -> row id, for what is in memory
         self._loaded = -1  # table generation reflected in memory
-        self._dirty_hnsw = False
+        self._chunk = -1  # last committed chunk reflected in memory
+        self._deletes_seen = 0  # store generation whose deletions are applied in memory
         self._queries: dict[str, np.ndarray] = {}  # recent query vectors, oldest first
 
     @property
     def encoder(self) -> Encoder:
         """The bi-encoder, loaded on first use."""
         if self._encoder is None:
-            self._encoder = Encoder(self.model_path)
+            self._encoder = Encoder(self.model_path, device=self.device)
         return self._encoder
 
     def _encode(self, papers: list[Paper]) -> list[tuple[None, bytes]]:
@@ -116,25 +123,31 @@ class DenseIndex(EncodedIndex):
         return faiss.IndexIDMap2(inner)
 
     def refresh(self) -> None:
-        """Bring the in-memory index up to the stored embeddings (changes by any process)."""
+        """Bring the in-memory index up to the stored embeddings (changes by any process),
+        including the chunks a catch-up still under way has committed."""
         with self._lock:
-            generation = self.table.generation
-            if generation == self._loaded and self._index is not None:
+            generation, chunk = self.table.generation, self.table.last_chunk
+            if self._index is not None and (generation, chunk) == (self._loaded, self._chunk):
                 return
-            since = max(self._loaded, 0) if self._index is not None else 0
+            store_generation = self.store.generation
             if self._index is None:
-                self._ids = {}
-            removed = [self._ids.pop(i) for i in self.store.deleted_since(since) if i in self._ids]
-            rows = list(self.table.rows_since(since))
-            removed += [self._ids[i] for i, *_ in rows if i in self._ids]
-            if self._index is None or (removed and self._is_hnsw()):
                 self._rebuild()
             else:
-                if removed:
-                    self._index.remove_ids(np.array(removed, dtype=np.int64))
-                if rows:
-                    self._add(rows)
-            self._loaded = generation
+                removed = [
+                    self._ids.pop(i)
+                    for i in self.store.deleted_since(self._deletes_seen)
+                    if i in self._ids
+                ]
+                rows = self.table.rows_after_chunk(self._chunk)
+                removed += [self._ids.pop(i) for i, *_ in rows if i in self._ids]
+                if removed and self._is_hnsw():
+                    self._rebuild()
+                else:
+                    if removed:
+                        self._index.remove_ids(np.array(removed, dtype=np.int64))
+                    if rows:
+                        self._add(rows)
+            self._loaded, self._chunk, self._deletes_seen = generation, chunk, store_generation
 
     def _is_hnsw(self) -> bool:
         return self._index is not None and isinstance(

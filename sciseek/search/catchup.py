@@ -30,7 +30,16 @@ class BackgroundSync:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._again = False
+        self._stop = threading.Event()
         self.failures = 0
+
+    def stopping(self) -> bool:
+        """Whether the work was asked to stop (the work checks this between its steps)."""
+        return self._stop.is_set()
+
+    def stop(self) -> None:
+        """Ask the work under way to stop at its next step; later requests are ignored."""
+        self._stop.set()
 
     @property
     def running(self) -> bool:
@@ -41,6 +50,8 @@ class BackgroundSync:
     def request(self) -> None:
         """Start the work unless it is running (then it runs again when done)."""
         with self._lock:
+            if self._stop.is_set():
+                return
             if self.running:
                 self._again = True
                 return
@@ -69,6 +80,7 @@ class BackgroundSync:
                 self.failures += 1
                 self._log(f"background indexing failed: {type(e).__name__}: {e}")
             with self._lock:
-                if not self._again:
+                if not self._again or self._stop.is_set():
+                    self._again = False  # a stopped run leaves nothing for wait() to expect
                     return
                 self._again = False

@@ -37,6 +37,8 @@ from .retrieval import (  # noqa: F401 - re-exported: the engine's limits and mo
 from .scoring import RelevanceScorer
 from .settings import Settings, load_settings, save_settings
 
+INLINE_CATCH_UP = 2000  # papers a query process encodes itself before answering
+
 
 class NotADataDir(BadInput, NotADirectoryError):
     """A data dir path that is not a directory (a file, or a path under a file)."""
@@ -108,6 +110,7 @@ class Engine:
         self._scorer = RelevanceScorer(lambda: self.dense, store, log)
         self._sparse_wanted = self._sparse is not None
         self._background = BackgroundSync(self._catch_up, log) if background else None
+        self._warned_behind = False
 
     @classmethod
     def open(
@@ -120,6 +123,7 @@ class Engine:
         reranker: Any = None,
         rerank_depth: int = RERANK_DEPTH,
         background: bool = False,
+        device: str = "auto",
     ) -> Engine:
         """Open (creating if needed) a data directory and bring its indexes up to date.
 
@@ -128,6 +132,7 @@ class Engine:
         ``settings`` (fusion, weights, PRF) default to the ones stored in the data dir;
         ``reranker`` (a ``rerank.Reranker``) re-scores the top ``rerank_depth`` results.
         With ``background`` (servers), queries never wait for index work: see ``catchup``.
+        ``device`` ('auto', 'cpu', 'cuda') is where the dense encoder runs.
         """
         path = Path(data_dir) if data_dir is not None else default_data_dir()
         if path.exists() and not path.is_dir():
@@ -141,7 +146,7 @@ class Engine:
         store = Store(path / "sciseek.db")
         lexical = LexicalIndex(path / "lexical", store, log=log)
         lexical.verify()
-        dense = DenseIndex(path / "dense", store, model, log=log)
+        dense = DenseIndex(path / "dense", store, model, log=log, device=device)
         return cls(
             path,
             store,
@@ -204,14 +209,26 @@ class Engine:
 
     @property
     def dense(self) -> DenseIndex:
-        """The dense index, caught up with the store first if it is behind (in the background,
-        answering from the embeddings it has meanwhile, when the engine was opened so)."""
+        """The dense index, caught up with the store first if it is behind by at most
+        ``INLINE_CATCH_UP`` papers. A larger backlog, or any in the background mode, is encoded
+        off the query path (``sync``, ``catch_up_in_background``): meanwhile the index answers
+        from the embeddings committed so far, and BM25 finds the rest."""
+        self._keep_dense_up()
+        return self._dense
+
+    def _keep_dense_up(self) -> None:
         if self._dense.generation != self.store.generation:
             if self._background is not None:
                 self._background.request()
-            else:
+            elif self._dense.table.pending() <= INLINE_CATCH_UP:
                 self._dense.sync(wait=False)
-        return self._dense
+            elif not self._warned_behind:
+                self._warned_behind = True
+                self._log(
+                    f"the dense index is behind the store ({self._dense.count()} of "
+                    f"{self.store.count()} papers encoded): dense and hybrid search use the "
+                    "encoded ones, BM25 covers all; 'sciseek sync' finishes the encoding"
+                )
 
     @property
     def sparse(self) -> SparseIndex:
@@ -240,13 +257,54 @@ class Engine:
         """Wait for background index work to finish; True when none is running."""
         return self._background is None or self._background.wait(timeout)
 
+    def catch_up_in_background(self) -> None:
+        """Start bringing the vector indexes up to the store in a background thread (an engine
+        opened with ``background=True``); queries answer meanwhile; see ``index_progress``."""
+        if self._background is None:
+            raise RuntimeError("catch_up_in_background needs Engine.open(..., background=True)")
+        self._background.request()
+
+    def warm_up(self) -> None:
+        """Load the dense encoder now (a server's first query then does not wait for it)."""
+        _ = self._dense.encoder
+
+    def stop_background(self, timeout: float = 2.0) -> bool:
+        """Ask background index work to stop after its current chunk and wait up to
+        ``timeout`` seconds; True when it has stopped. Committed chunks stay."""
+        if self._background is None:
+            return True
+        self._background.stop()
+        return self._background.wait(timeout)
+
+    def index_progress(self) -> dict[str, dict[str, Any]]:
+        """Per index: papers it holds, papers in the store, whether it is up to date, and (for
+        the vector indexes) ``pending``, the papers changed since its last full catch-up."""
+        papers, generation = self.store.count(), self.store.generation
+        out: dict[str, dict[str, Any]] = {
+            "lexical": {
+                "documents": self._lexical.count(),
+                "papers": papers,
+                "up_to_date": self._lexical.generation == generation,
+            }
+        }
+        for name, index in (("dense", self._dense), ("sparse", self._sparse)):
+            if index is not None:
+                out[name] = {
+                    "documents": index.count(),
+                    "papers": papers,
+                    "up_to_date": index.generation == generation,
+                    "pending": index.table.pending(),
+                }
+        return out
+
     def _catch_up(self) -> None:
-        self._dense.sync(wait=False)
+        stop = self._background.stopping if self._background is not None else None
+        self._dense.sync(wait=False, stop=stop)
         self._dense.refresh()
         if self._sparse_wanted:
             if self._sparse is None:
                 self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
-            self._sparse.sync(wait=False)
+            self._sparse.sync(wait=False, stop=stop)
 
     # -- writes --------------------------------------------------------------------------
 
@@ -272,16 +330,26 @@ class Engine:
     def delete(self, ids: Iterable[str]) -> list[str]:
         """Delete papers by id from the store and the indexes; returns the ids that existed."""
         deleted = self.store.delete(ids)
-        self.sync()
+        self._lexical.sync()
+        self._keep_dense_up()
+        if self._sparse is not None and self._background is None:
+            self._sparse.sync(wait=False)
         return deleted
 
-    def sync(self, progress: Callable[[int], None] | None = None, *, wait: bool = True) -> None:
+    def sync(
+        self,
+        progress: Callable[[int], None] | None = None,
+        *,
+        wait: bool = True,
+        stop: Callable[[], bool] | None = None,
+    ) -> None:
         """Bring every index up to the store's current generation.
 
-        ``progress`` is called with the number of papers each dense-encoding chunk finished.
+        ``progress`` is called with the number of papers each dense-encoding chunk finished;
+        ``stop`` is asked between chunks (True ends the encoding early, committed work stays).
         """
         self._lexical.sync(wait=wait)
-        self._dense.sync(progress, wait=wait)
+        self._dense.sync(progress, wait=wait, stop=stop)
         if self._sparse is not None:
             self._sparse.sync(wait=wait)
 

@@ -79,11 +79,18 @@ class Retrieval:
         named: list[int] = []  # papers the query names, put first in this order
         if mode == "hybrid":
             names = [n for n, w in settings.weights.items() if w > 0]
-            runs = self.runs(query, names, filters, exact_dense=settings.fusion != "rrf")
+            exact = settings.fusion != "rrf"
+            runs = self.runs(query, names, filters, exact_dense=exact)
             titled = self.titled(query, runs.get("bm25", {})) if settings.adaptive else set()
             weights = intents.known_item_weights(settings.weights) if titled else None
             pool = len({r for run in runs.values() for r in run})
-            ranked = [(int(r), s) for r, s in self.fuse(runs, max(depth, pool, 1), weights)]
+            # with exact dense scores for every candidate, a candidate missing from the dense
+            # run is a paper not encoded yet: it competes on the other retrievers' scores
+            complete = {"dense"} if exact else set()
+            ranked = [
+                (int(r), s)
+                for r, s in self.fuse(runs, max(depth, pool, 1), weights, complete=complete)
+            ]
             if settings.adaptive:
                 # a query that names a title is not taken for a bare author name
                 author = self.by_author(query, filters, guess=not titled)
@@ -178,15 +185,21 @@ class Retrieval:
         k: int,
         weights: Mapping[str, float] | None = None,
         method: str | None = None,
+        complete: Iterable[str] = (),
     ) -> list[tuple[Any, float]]:
-        """Top-k of the runs fused with ``weights`` and ``method`` (default: the settings')."""
+        """Top-k of the runs fused with ``weights`` and ``method`` (default: the settings');
+        ``complete`` names the runs that scored every candidate they can (see fusion.fuse)."""
         settings = self.engine.settings
         weights = settings.weights if weights is None else weights
         names = [n for n, w in weights.items() if w > 0 and n in runs]
         if not names:
             raise InvalidQuery("no retriever with a positive weight")
+        complete = set(complete)
         fused = fusion.fuse(
-            [runs[n] for n in names], [weights[n] for n in names], method or settings.fusion
+            [runs[n] for n in names],
+            [weights[n] for n in names],
+            method or settings.fusion,
+            complete=[n in complete for n in names],
         )
         return fusion.top(fused, k)
 

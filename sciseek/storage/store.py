@@ -136,7 +136,8 @@ class Store:
     # -- writes --------------------------------------------------------------------------
 
     def upsert(self, papers: Iterable[Paper]) -> UpsertResult:
-        """Insert or replace papers by id in one transaction; identical records are left alone."""
+        """Insert or replace papers by id in one transaction; identical records are left alone
+        (a batch that changes nothing leaves the generation as it was)."""
         batch = {p.id: p for p in papers}  # last one wins within a batch
         now = iso(utcnow())
         inserted = updated = unchanged = 0
@@ -176,6 +177,9 @@ class Store:
                     )
                     db.execute("DELETE FROM tombstones WHERE id=?", (p.id,))
                     inserted += 1
+            if not inserted and not updated:  # nothing changed: no new generation to catch up
+                gen -= 1
+                db.execute("UPDATE meta SET value=? WHERE key='generation'", (str(gen),))
         return UpsertResult(inserted, updated, unchanged, gen)
 
     def delete(self, ids: Iterable[str]) -> list[str]:

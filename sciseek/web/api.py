@@ -16,8 +16,13 @@ def add_api_routes(app: FastAPI, site: Site) -> None:
 
     @app.get("/api/health")
     def health() -> dict[str, Any]:
-        """Liveness and size."""
-        return {"status": "ok", "papers": site.engine.store.count()}
+        """Liveness, size, and how far each index is (``documents`` of ``papers``; dense and
+        sparse catch up in the background after new papers arrive)."""
+        return {
+            "status": "ok",
+            "papers": site.engine.store.count(),
+            "indexes": site.engine.index_progress(),
+        }
 
     @app.get("/api/search")
     def api_search(

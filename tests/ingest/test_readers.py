@@ -337,3 +337,38 @@ def test_damage_is_told_apart_from_bad_records(tmp_path):
     bad = tmp_path / "bad.jsonl"
     write_jsonl(bad, ['{"id": "x"', {"id": "y", "title": "Fine"}])
     assert [e.damaged for e in read_papers(bad) if isinstance(e, ReadError)] == [False]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["jsonl", "arxiv", "csv"])
+def test_a_large_file_is_read_in_bounded_memory(tmp_path, fmt):
+    """Records are streamed: memory does not grow with the file (here ~25 MB of text)."""
+    import csv
+    import tracemalloc
+
+    n, words = 20_000, "measured words of a long abstract " * 35  # ~1.2 KB a record
+    path = tmp_path / ("big.csv.gz" if fmt == "csv" else "big.jsonl.gz")
+    with gzip.open(path, "wt", encoding="utf-8", newline="") as f:
+        if fmt == "csv":
+            out = csv.writer(f)
+            out.writerow(["id", "title", "abstract", "authors"])
+            for i in range(n):
+                out.writerow([f"p{i}", f"Paper {i}", f"{words}{i}", "A. Author; B. Author"])
+        for i in range(n if fmt != "csv" else 0):
+            record = {"id": f"p{i}", "title": f"Paper {i}", "abstract": f"{words}{i}"}
+            if fmt == "arxiv":  # the metadata snapshot's shape
+                record |= {
+                    "authors": "A. Author and B. Author",
+                    "categories": "cs.IR cs.CL",
+                    "versions": [{"version": "v1", "created": "Mon, 2 Jan 2024"}],
+                    "update_date": "2024-01-02",
+                }
+            f.write(json.dumps(record) + "\n")
+    tracemalloc.start()
+    try:
+        count = sum(1 for _ in read_valid(path, fmt))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert count == n
+    assert peak < 6 * 2**20, f"reading peaked at {peak / 2**20:.0f} MiB"

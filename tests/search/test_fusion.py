@@ -60,3 +60,20 @@ def test_zscore_single_match_still_counts():
     # one BM25 match standardises to 0; papers BM25 did not retrieve must still rank below it
     fused = fuse([{"x": 7.0}, {"x": 0.5, "y": 0.6, "z": 0.1}], [0.4, 0.6], "zscore")
     assert top(fused, 1)[0][0] == "x"
+
+
+@pytest.mark.parametrize("method", ["zscore", "minmax", "rrf"])
+def test_a_key_a_complete_run_cannot_score_competes_on_the_other_runs(method):
+    bm25 = {"a": 9.0, "b": 5.0, "c": 1.0, "new": 8.0}
+    dense = {"a": 0.9, "b": 0.5, "c": 0.1}  # scored every candidate it holds; "new" it lacks
+    weights = [0.4, 0.6]
+    penalised = fuse([bm25, dense], weights, method)
+    fair = fuse([bm25, dense], weights, method, complete=[False, True])
+    bm25_alone = fuse([bm25], [1.0], method)
+    assert fair["new"] > penalised["new"]
+    assert fair["new"] == pytest.approx(bm25_alone["new"])
+    for key in "abc":  # keys both runs scored are unchanged
+        assert fair[key] == pytest.approx(penalised[key])
+    # "new" sits between "a" and "b" on BM25 alone, and so it does fused
+    ranking = sorted(fair, key=fair.get, reverse=True)
+    assert ranking.index("a") < ranking.index("new") < ranking.index("c")
