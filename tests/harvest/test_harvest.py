@@ -438,7 +438,7 @@ def test_killed_between_pages_the_next_run_resumes(cli, repo, data_dir, tmp_path
 def test_demo_without_a_file_harvests_recent_papers(cli, repo, monkeypatch):
     monkeypatch.setattr(oai, "ARXIV_ENDPOINT", repo.url)
     repo.routes = dict(THREE_PAGES)
-    code, out, err = cli("demo")
+    code, out, err = cli("demo", "--no-serve")
     assert code == 0, err
     since = (dt.datetime.now(dt.UTC).date() - dt.timedelta(days=3)).isoformat()
     assert repo.requests[0] == {**FRESH, "from": since}
