@@ -9,10 +9,12 @@ that the check re-runs (as Pyserini's two-click reproductions do).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 import tempfile
 import tomllib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
@@ -118,8 +120,36 @@ def check(
     """Evaluate every figure on the shared data; one outcome each, in the given order.
 
     Each dataset is indexed once (into ``work/NAME`` when given, so reruns skip encoding);
-    with only BM25 figures for a dataset, no paper is embedded.
+    with only BM25 figures for a dataset, no paper is embedded. The figures were recorded
+    with torch in bf16, so the encoders run in bf16 here on every CPU (emulated, slower, where
+    the CPU lacks bf16 instructions): the check compares rankings, not the machine's path.
     """
+    with _precision(RECORDED_PRECISION):
+        return _check(figures, shared, work, log)
+
+
+RECORDED_PRECISION = "bf16"  # the encoders' arithmetic when the figures were measured
+
+
+@contextlib.contextmanager
+def _precision(value: str) -> Iterator[None]:
+    before = os.environ.get("SCISEEK_PRECISION")
+    os.environ["SCISEEK_PRECISION"] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SCISEEK_PRECISION", None)
+        else:
+            os.environ["SCISEEK_PRECISION"] = before
+
+
+def _check(
+    figures: Sequence[Figure],
+    shared: str | Path,
+    work: str | Path | None,
+    log: Callable[[str], None],
+) -> list[Outcome]:
     by_dataset: dict[str, list[Figure]] = {}
     for f in figures:
         by_dataset.setdefault(f.dataset, []).append(f)
