@@ -154,7 +154,8 @@ def cmd_index(args: argparse.Namespace) -> int:
 # -- search, get, delete, stats ------------------------------------------------------------
 
 
-def _print_hits(hits: list) -> None:
+def print_hits(hits: list) -> None:
+    """Print ranked hits, two lines each (the search and demo output)."""
     out = sys.stdout
     if not hits:
         print("no results", file=out)
@@ -187,7 +188,7 @@ def cmd_search(args: argparse.Namespace) -> int:
             )
         )
     else:
-        _print_hits(hits)
+        print_hits(hits)
     return 0
 
 
@@ -200,7 +201,7 @@ def cmd_similar(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"id": args.id, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
     else:
-        _print_hits(hits)
+        print_hits(hits)
     return 0
 
 

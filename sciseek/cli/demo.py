@@ -51,10 +51,10 @@ def _ingest(engine: Engine, args: argparse.Namespace) -> int:
 
 
 def _sample(engine: Engine, mode: str, note: str) -> None:
-    from .commands import _print_hits
+    from .commands import print_hits
 
     print(f"\nsample search ({note}): {SAMPLE_QUERY!r}")
-    _print_hits(engine.search(SAMPLE_QUERY, mode=mode, k=5))
+    print_hits(engine.search(SAMPLE_QUERY, mode=mode, k=5))
     sys.stdout.flush()
 
 

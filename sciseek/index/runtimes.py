@@ -25,13 +25,15 @@ from pathlib import Path
 
 import numpy as np
 
+from sciseek.errors import OperationalError
+
 log = logging.getLogger(__name__)
 
 RUNTIMES = ("onnx-int8", "onnx-fp32", "openvino-fp32")
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
-class RuntimeUnavailable(RuntimeError):
+class RuntimeUnavailable(OperationalError, RuntimeError):
     """A runtime whose package is missing or whose model could not be exported or loaded."""
 
 

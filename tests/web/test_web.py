@@ -39,7 +39,16 @@ def client(tmp_path_factory):
 
 def test_health_and_timing_header(client):
     r = client.get("/api/health")
-    assert r.status_code == 200 and r.json() == {"status": "ok", "papers": 15}
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["status"], body["papers"]) == ("ok", 15)
+    assert body["indexes"]["lexical"] == {"documents": 15, "papers": 15, "up_to_date": True}
+    assert body["indexes"]["dense"] == {
+        "documents": 15,
+        "papers": 15,
+        "up_to_date": True,
+        "pending": 0,
+    }
     assert r.headers["x-response-time"].endswith("ms")
 
 
