@@ -276,6 +276,11 @@ class Engine:
         self._background.stop()
         return self._background.wait(timeout)
 
+    def dense_up_to_date(self) -> bool:
+        """Whether the dense index reflects the store's current generation (two reads, no
+        counting: cheap enough for every page)."""
+        return self._dense.generation == self.store.generation
+
     def index_progress(self) -> dict[str, dict[str, Any]]:
         """Per index: papers it holds, papers in the store, whether it is up to date, and (for
         the vector indexes) ``pending``, the papers changed since its last full catch-up."""

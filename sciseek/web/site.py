@@ -47,8 +47,9 @@ class Site:
         context.setdefault("error", None)
         context.setdefault("active", None)
         context["total_papers"] = self.engine.store.count()
-        dense = self.engine.index_progress()["dense"]
-        context["encoding"] = None if dense["up_to_date"] else dense
+        # the counts are read only while encoding is behind, not on every page
+        behind = not self.engine.dense_up_to_date()
+        context["encoding"] = self.engine.index_progress()["dense"] if behind else None
         return self.templates.TemplateResponse(request, name, context, status_code=status)
 
     def voter(self, request: Request) -> str | None:
