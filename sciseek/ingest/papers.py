@@ -22,6 +22,7 @@ MAX_ABSTRACT = 20_000
 MAX_AUTHORS = 10_000
 MAX_AUTHOR_NAME = 1_000
 MAX_CATEGORIES = 100
+MAX_CATEGORY = 100  # characters; longer entries are class lists, kept as text
 MAX_URL = 2_000
 
 
@@ -248,10 +249,16 @@ def paper_from_dict(
     categories = _string_list(
         record.get("categories"), "categories", r"[\s;,]+" if lists_from_text else None
     )
-    if len(categories) > MAX_CATEGORIES or any(len(c) > 100 for c in categories):
-        raise InvalidPaper(f"at most {MAX_CATEGORIES} categories of up to 100 characters")
+    # arXiv records sometimes carry their MSC/ACM class lists among the categories: an entry
+    # too long to be a category is kept as text in extra['classes_text'], the paper is kept
+    classes = [c for c in categories if len(c) > MAX_CATEGORY]
+    categories = [c for c in categories if len(c) <= MAX_CATEGORY]
+    if len(categories) > MAX_CATEGORIES:
+        raise InvalidPaper(f"more than {MAX_CATEGORIES} categories ({len(categories):,})")
     known = {"id", "title", "abstract", "authors", "categories", "published", "url"}
     extra = {k: v for k, v in record.items() if k not in known}
+    if classes:
+        extra["classes_text"] = "; ".join(" ".join(c.split()) for c in classes)[:MAX_ABSTRACT]
     link = web_link(url) if url else None
     if url and url.strip() and link is None:
         extra["url_text"] = url[:MAX_URL]

@@ -325,6 +325,17 @@ def test_only_web_links_are_links(url, link):
     assert stored_before_checks.link == link
 
 
+def test_class_lists_among_categories_keep_the_paper():
+    msc = "68T09, 68T50, 68T05,\n  62R07, 68U15, 68T27, 68T20 " * 3
+    paper = paper_from_dict(
+        {"id": "2505.01754", "title": "T", "categories": ["cs.AI", "cs.IR", msc, "I.2; H.3"]}
+    )
+    assert paper.categories == ["cs.AI", "cs.IR", "I.2; H.3"]
+    assert paper.extra["classes_text"] == " ".join(msc.split())
+    with pytest.raises(ValueError, match="more than 100 categories"):
+        paper_from_dict({"id": "x", "title": "T", "categories": [f"c{i}" for i in range(101)]})
+
+
 def test_damage_is_told_apart_from_bad_records(tmp_path):
     lines = "".join(
         json.dumps({"id": f"p{i}", "title": f"T {i} " + "x" * 50}) + "\n" for i in range(2000)
