@@ -18,12 +18,13 @@ import numpy as np
 
 from sciseek.errors import BadInput
 from sciseek.index.lexical import LexicalIndex
-from sciseek.index.vectors import DenseIndex, SparseIndex, describe
+from sciseek.index.vectors import DenseIndex, SparseIndex
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.storage.store import Store, UpsertResult
 
-from .catchup import BackgroundSync, IndexNotReady
+from .catchup import IndexNotReady  # noqa: F401 - re-exported
 from .feedback import PRF
+from .indexes import INLINE_CATCH_UP, Indexes  # noqa: F401 - re-exported
 from .relevance import Calibration
 from .retrieval import (  # noqa: F401 - re-exported: the engine's limits and modes
     DEFAULT_MODE,
@@ -36,8 +37,6 @@ from .retrieval import (  # noqa: F401 - re-exported: the engine's limits and mo
 )
 from .scoring import RelevanceScorer
 from .settings import Settings, load_settings, save_settings
-
-INLINE_CATCH_UP = 2000  # papers a query process encodes itself before answering
 
 
 class NotADataDir(BadInput, NotADirectoryError):
@@ -99,18 +98,11 @@ class Engine:
     ):
         self.data_dir = data_dir
         self.store = store
-        self._lexical = lexical
-        self._dense = dense
+        self._indexes = Indexes(data_dir, store, lexical, dense, log, background=background)
         self._log = log
-        self._sparse: SparseIndex | None = None
-        if (data_dir / "sparse" / "sparse.db").exists():
-            self._sparse = SparseIndex(data_dir / "sparse", store, log=log)
         self._settings = settings
         self._retrieval = Retrieval(self, reranker, rerank_depth)
         self._scorer = RelevanceScorer(lambda: self.dense, store, log)
-        self._sparse_wanted = self._sparse is not None
-        self._background = BackgroundSync(self._catch_up, log) if background else None
-        self._warned_behind = False
 
     @classmethod
     def open(
@@ -205,7 +197,7 @@ class Engine:
     @property
     def lexical(self) -> LexicalIndex:
         """The BM25 index."""
-        return self._lexical
+        return self._indexes.lexical
 
     @property
     def dense(self) -> DenseIndex:
@@ -213,22 +205,7 @@ class Engine:
         ``INLINE_CATCH_UP`` papers. A larger backlog, or any in the background mode, is encoded
         off the query path (``sync``, ``catch_up_in_background``): meanwhile the index answers
         from the embeddings committed so far, and BM25 finds the rest."""
-        self._keep_dense_up()
-        return self._dense
-
-    def _keep_dense_up(self) -> None:
-        if self._dense.generation != self.store.generation:
-            if self._background is not None:
-                self._background.request()
-            elif self._dense.table.pending() <= INLINE_CATCH_UP:
-                self._dense.sync(wait=False)
-            elif not self._warned_behind:
-                self._warned_behind = True
-                self._log(
-                    f"the dense index is behind the store ({self._dense.count()} of "
-                    f"{self.store.count()} papers encoded): dense and hybrid search use the "
-                    "encoded ones, BM25 covers all; 'sciseek sync' finishes the encoding"
-                )
+        return self._indexes.dense
 
     @property
     def sparse(self) -> SparseIndex:
@@ -236,80 +213,35 @@ class Engine:
 
         In the background mode a query before the first build is done raises IndexNotReady.
         """
-        if self._background is None:
-            if self._sparse is None:
-                self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
-            if self._sparse.generation != self.store.generation:
-                self._sparse.sync()
-            return self._sparse
-        self._sparse_wanted = True
-        sparse = self._sparse
-        if sparse is None or sparse.generation != self.store.generation:
-            self._background.request()
-        if sparse is None or (sparse.generation == 0 and self.store.generation > 0):
-            raise IndexNotReady(
-                "the sparse (SPLADE) index is being built; sparse mode answers once it is done"
-                " (the other modes work now)"
-            )
-        return sparse
+        return self._indexes.sparse
 
     def wait_for_indexes(self, timeout: float | None = None) -> bool:
         """Wait for background index work to finish; True when none is running."""
-        return self._background is None or self._background.wait(timeout)
+        return self._indexes.wait(timeout)
 
     def catch_up_in_background(self) -> None:
         """Start bringing the vector indexes up to the store in a background thread (an engine
         opened with ``background=True``); queries answer meanwhile; see ``index_progress``."""
-        if self._background is None:
-            raise RuntimeError("catch_up_in_background needs Engine.open(..., background=True)")
-        self._background.request()
+        self._indexes.catch_up_in_background()
 
     def warm_up(self) -> None:
         """Load the dense encoder now (a server's first query then does not wait for it)."""
-        _ = self._dense.encoder
+        _ = self._indexes.dense_as_is.encoder
 
     def stop_background(self, timeout: float = 2.0) -> bool:
         """Ask background index work to stop after its current chunk and wait up to
         ``timeout`` seconds; True when it has stopped. Committed chunks stay."""
-        if self._background is None:
-            return True
-        self._background.stop()
-        return self._background.wait(timeout)
+        return self._indexes.stop_background(timeout)
 
     def dense_up_to_date(self) -> bool:
         """Whether the dense index reflects the store's current generation (two reads, no
         counting: cheap enough for every page)."""
-        return self._dense.generation == self.store.generation
+        return self._indexes.dense_up_to_date()
 
     def index_progress(self) -> dict[str, dict[str, Any]]:
         """Per index: papers it holds, papers in the store, whether it is up to date, and (for
         the vector indexes) ``pending``, the papers changed since its last full catch-up."""
-        papers, generation = self.store.count(), self.store.generation
-        out: dict[str, dict[str, Any]] = {
-            "lexical": {
-                "documents": self._lexical.count(),
-                "papers": papers,
-                "up_to_date": self._lexical.generation == generation,
-            }
-        }
-        for name, index in (("dense", self._dense), ("sparse", self._sparse)):
-            if index is not None:
-                out[name] = {
-                    "documents": index.count(),
-                    "papers": papers,
-                    "up_to_date": index.generation == generation,
-                    "pending": index.table.pending(),
-                }
-        return out
-
-    def _catch_up(self) -> None:
-        stop = self._background.stopping if self._background is not None else None
-        self._dense.sync(wait=False, stop=stop)
-        self._dense.refresh()
-        if self._sparse_wanted:
-            if self._sparse is None:
-                self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
-            self._sparse.sync(wait=False, stop=stop)
+        return self._indexes.progress()
 
     # -- writes --------------------------------------------------------------------------
 
@@ -329,16 +261,13 @@ class Engine:
         if dense:
             self.sync(progress)
         else:
-            self._lexical.sync()
+            self._indexes.lexical.sync()
         return result
 
     def delete(self, ids: Iterable[str]) -> list[str]:
         """Delete papers by id from the store and the indexes; returns the ids that existed."""
         deleted = self.store.delete(ids)
-        self._lexical.sync()
-        self._keep_dense_up()
-        if self._sparse is not None and self._background is None:
-            self._sparse.sync(wait=False)
+        self._indexes.after_delete()
         return deleted
 
     def sync(
@@ -353,10 +282,7 @@ class Engine:
         ``progress`` is called with the number of papers each dense-encoding chunk finished;
         ``stop`` is asked between chunks (True ends the encoding early, committed work stays).
         """
-        self._lexical.sync(wait=wait)
-        self._dense.sync(progress, wait=wait, stop=stop)
-        if self._sparse is not None:
-            self._sparse.sync(wait=wait)
+        self._indexes.sync(progress, wait=wait, stop=stop)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -400,7 +326,7 @@ class Engine:
         vector = dense.vector(rowid)
         if vector is None:
             return []
-        allowed = self._lexical.filter_rowids(filters) if filters else None
+        allowed = self.lexical.filter_rowids(filters) if filters else None
         ranked = [(r, s) for r, s in dense.search(vector, k + 1, allowed) if r != rowid]
         return self._hits(ranked[:k])
 
@@ -457,24 +383,7 @@ class Engine:
 
     def stats(self) -> dict[str, Any]:
         """Counts and index state, JSON-ready."""
-        generation = self.store.generation
-        self._lexical.refresh()
-        out = {
-            "papers": self.store.count(),
-            "generation": generation,
-            "data_dir": str(self.data_dir),
-            "lexical": {
-                "documents": self._lexical.count(),
-                "generation": self._lexical.generation,
-            },
-            "dense": describe(self._dense),
-        }
-        if self._sparse is not None:
-            out["sparse"] = describe(self._sparse)
-        for name in ("lexical", "dense", "sparse"):
-            if name in out:
-                out[name]["up_to_date"] = out[name]["generation"] == generation
-        return out
+        return self._indexes.stats()
 
     def _hits(self, ranked: list[tuple[int, float]]) -> list[Hit]:
         papers = self.store.get_by_rowids([r for r, _ in ranked])

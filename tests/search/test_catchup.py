@@ -84,7 +84,7 @@ def encoded_ids(engine) -> set[str]:
 
 
 def test_a_large_backlog_is_not_encoded_inside_a_query(tmp_path, monkeypatch):
-    from sciseek.search import engine as engine_module
+    from sciseek.search import indexes as engine_module
 
     monkeypatch.setattr(engine_module, "INLINE_CATCH_UP", 5)
     logged = []
