@@ -79,7 +79,10 @@ COAUTHORS_SQL = (
     "JOIN paper_authors AS o ON o.paper = mine.paper "
     "WHERE o.author_key != ? GROUP BY o.author_key ORDER BY n DESC, o.author_key LIMIT ?"
 )
-SPELLING_SQL = "SELECT author FROM paper_authors WHERE author_key = ? LIMIT 1"
+SPELLING_SQL = (
+    "SELECT author FROM paper_authors WHERE author_key = ? "
+    "ORDER BY published DESC, paper DESC LIMIT 1"
+)
 
 
 def author_key(name: str) -> str:
@@ -206,7 +209,8 @@ class Facets:
 
     def coauthors(self, name: str, k: int, depth: int = COAUTHOR_DEPTH) -> list[tuple[str, int]]:
         """(name, papers together) for the authors who wrote most often with ``name``, counted
-        over that author's ``depth`` newest papers; most papers first, then by name."""
+        over that author's ``depth`` newest papers; most papers first, then by name (spelled
+        as on their newest paper)."""
         key = author_key(name)
         if not key:
             return []
@@ -217,6 +221,7 @@ class Facets:
             ]
 
     def spelling(self, name: str) -> str | None:
-        """How the stored papers spell the author ``name`` stands for, or None if none."""
+        """How the newest paper of the author ``name`` stands for spells it, or None if no
+        paper has that author."""
         key = author_key(name)
         return self._value(SPELLING_SQL, (key,)) if key else None

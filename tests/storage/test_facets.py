@@ -167,6 +167,10 @@ def test_facet_reads(tmp_path, papers):
     ]
     assert f.coauthors("Alan Turing", 1, depth=1) == [("Marie Curie", 1)]  # newest paper only
     assert f.spelling("ADA  lovelace") == "Ada Lovelace" and f.spelling("Nobody") is None
+    store.upsert([Paper("y", "Renamed", authors=["ADA LOVELACE"], published="2023-01-01")])
+    assert f.spelling("ada lovelace") == "Ada Lovelace"  # as on the newest paper
+    store.upsert([Paper("y", "Renamed", authors=["ADA LOVELACE"], published="2025-01-01")])
+    assert f.spelling("ada lovelace") == "ADA LOVELACE"
     store.close()
 
 
