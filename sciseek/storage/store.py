@@ -21,6 +21,7 @@ from pathlib import Path
 from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper, title_key
 
+from . import facets
 from .clock import iso, utcnow
 from .sqlite import add_column, connect, transaction
 
@@ -96,13 +97,18 @@ def _row_to_paper(row: tuple) -> Paper:
 
 
 class Store:
-    """Papers in SQLite: upsert by id, real deletes, reads in batches, a change generation."""
+    """Papers in SQLite: upsert by id, real deletes, reads in batches, a change generation.
+
+    ``facets`` reads papers by day, category and author from indexed side tables that every
+    write keeps in step (``facets`` module).
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self._lock = threading.RLock()
         self._db = connect(self.path)
         self._db.executescript(_SCHEMA)
+        self._db.executescript(facets.SCHEMA)
         # votes record the (hashed) client address they came from; older stores gain it
         add_column(self._db, "votes", "client", "TEXT")
         self._db.execute("CREATE INDEX IF NOT EXISTS votes_client ON votes(client, created)")
@@ -115,6 +121,9 @@ class Store:
                 )
             row = self._db.execute("SELECT value FROM meta WHERE key='store_id'").fetchone()
         self.store_id: str = row[0]
+        # papers by category and author (side tables); a store written before them is filled in
+        facets.backfill(self._db, self._write)
+        self.facets = facets.Facets(self._db, self._lock)
 
     def close(self) -> None:
         """Close the database connection."""
@@ -145,7 +154,7 @@ class Store:
             gen = self._next_generation(db)
             for p in batch.values():
                 digest = _digest(p)
-                row = db.execute("SELECT digest FROM papers WHERE id=?", (p.id,)).fetchone()
+                row = db.execute("SELECT digest, rowid FROM papers WHERE id=?", (p.id,)).fetchone()
                 if row and row[0] == digest:
                     unchanged += 1
                     continue
@@ -167,16 +176,18 @@ class Store:
                         "published=?, url=?, extra=?, digest=?, seq=?, title_key=? WHERE id=?",
                         (*values, p.id),
                     )
+                    rowid = row[1]
                     updated += 1
                 else:
-                    db.execute(
+                    rowid = db.execute(
                         "INSERT INTO papers(title, abstract, authors, categories, published, url,"
                         " extra, digest, seq, title_key, added, id)"
                         " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                         (*values, now, p.id),
-                    )
+                    ).lastrowid
                     db.execute("DELETE FROM tombstones WHERE id=?", (p.id,))
                     inserted += 1
+                facets.index_paper(db, rowid, p)
             if not inserted and not updated:  # nothing changed: no new generation to catch up
                 gen -= 1
                 db.execute("UPDATE meta SET value=? WHERE key='generation'", (str(gen),))
@@ -189,7 +200,10 @@ class Store:
             gen = self._next_generation(db)
             for pid in dict.fromkeys(ids):
                 db.execute("DELETE FROM votes WHERE paper_id=?", (pid,))
-                if db.execute("DELETE FROM papers WHERE id=?", (pid,)).rowcount:
+                row = db.execute("SELECT rowid FROM papers WHERE id=?", (pid,)).fetchone()
+                if row:
+                    facets.unindex_paper(db, row[0])
+                    db.execute("DELETE FROM papers WHERE rowid=?", (row[0],))
                     db.execute(
                         "INSERT OR REPLACE INTO tombstones(id, seq) VALUES (?, ?)", (pid, gen)
                     )

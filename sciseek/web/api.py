@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 
 from sciseek.search import listings
+from sciseek.search.sorting import Sort
 
 from .site import MAX_K, MAX_QUERY, Mode, Site, paper_json, parse_filters
 
@@ -34,20 +35,29 @@ def add_api_routes(app: FastAPI, site: Site) -> None:
         date_to: Annotated[str | None, Query(alias="to")] = None,
         category: Annotated[list[str] | None, Query()] = None,
         min_score: Annotated[float | None, Query(gt=0, lt=1)] = None,
+        sort: Sort = "relevance",
     ) -> dict[str, Any]:
-        """Search papers; returns ranked hits with highlighted snippets.
+        """Search papers; returns ranked hits with highlighted snippets and upvote counts.
 
         ``min_score`` keeps only hits whose calibrated relevance (a probability, the same
-        scale in every mode) reaches it; each hit then carries its ``relevance``."""
+        scale in every mode) reaches it; each hit then carries its ``relevance``.
+        ``sort=newest`` or ``sort=votes`` re-ranks the 200 most relevant hits by publication
+        date or by upvotes (ties in relevance order), so those orders end after 200 hits."""
         filters = parse_filters(date_from, date_to, category)
-        hits, more = site.search(q, mode, k, offset, filters, min_score)
+        hits, more = site.search(q, mode, k, offset, filters, min_score, sort=sort)
+        votes = listings.votes(site.engine, [h.paper.id for h in hits])
         return {
             "query": q,
             "mode": mode,
+            "sort": sort,
             "offset": offset,
             "more": more,
             "hits": [
-                {**h.to_dict(), "snippet": snippet_json(listings.snippet(site.engine, h.paper, q))}
+                {
+                    **h.to_dict(),
+                    "votes": votes.get(h.paper.id, 0),
+                    "snippet": snippet_json(listings.snippet(site.engine, h.paper, q)),
+                }
                 for h in hits
             ],
         }

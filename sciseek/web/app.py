@@ -2,8 +2,8 @@
 
 Every asset is served by the app itself (no CDN, no build step). User and paper text is
 escaped by Jinja2's autoescaping. ``create_app`` assembles the parts: the JSON API (``api``),
-the pages (``pages``), the subscription routes (``subscriptions``) and what they share
-(``site``).
+the pages (``pages``), the day, category and author lists (``browse``), the subscription
+routes (``subscriptions``) and what they share (``site``).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from sciseek.digests.tokens import secret_key
 from sciseek.search.engine import Engine
 
 from .api import add_api_routes
+from .browse import add_browse_routes
 from .errors import add_error_handlers
 from .pages import add_page_routes
 from .plumbing import Plumbing
@@ -69,6 +70,7 @@ def create_app(engine: Engine) -> FastAPI:
 
     add_api_routes(app, site)
     add_page_routes(app, site)
+    add_browse_routes(app, site)
     add_subscription_routes(app, site)
     app.add_middleware(Plumbing, router=app.router)
     return app

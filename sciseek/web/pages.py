@@ -10,6 +10,7 @@ from fastapi import FastAPI, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from sciseek.search import listings
+from sciseek.search.sorting import Sort
 
 from .site import MAX_QUERY, PAGE_SIZE, Mode, Site, empty_search, parse_filters
 
@@ -26,10 +27,12 @@ def add_page_routes(app: FastAPI, site: Site) -> None:
         date_from: Annotated[str | None, Query(alias="from")] = None,
         date_to: Annotated[str | None, Query(alias="to")] = None,
         category: str | None = None,
+        sort: Sort = "relevance",
     ):
         ctx = empty_search() | {
             "query": q,
             "mode": mode,
+            "sort": sort,
             "date_from": date_from,
             "date_to": date_to,
             "category": category,
@@ -39,9 +42,15 @@ def add_page_routes(app: FastAPI, site: Site) -> None:
             return site.page(request, "search.html", **ctx)
         filters = parse_filters(date_from, date_to, [category] if category else None)
         start = time.perf_counter()
-        found, more = site.search(q, mode, PAGE_SIZE, (page_no - 1) * PAGE_SIZE, filters)
+        found, more = site.search(q, mode, PAGE_SIZE, (page_no - 1) * PAGE_SIZE, filters, sort=sort)
+        votes = listings.votes(site.engine, [h.paper.id for h in found])
         hits = [
-            {"paper": h.paper, "snippet": listings.snippet(site.engine, h.paper, q)} for h in found
+            {
+                "paper": h.paper,
+                "snippet": listings.snippet(site.engine, h.paper, q),
+                "votes": votes.get(h.paper.id, 0),
+            }
+            for h in found
         ]
 
         def page_url(n: int) -> str:
@@ -53,6 +62,7 @@ def add_page_routes(app: FastAPI, site: Site) -> None:
                     "from": date_from,
                     "to": date_to,
                     "category": category,
+                    "sort": None if sort == "relevance" else sort,
                 }.items()
                 if v
             }

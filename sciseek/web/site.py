@@ -23,6 +23,7 @@ from fastapi.templating import Jinja2Templates
 from sciseek.ingest.papers import Filters, InvalidFilter, Paper
 from sciseek.search import listings
 from sciseek.search.engine import MODES, Engine, Hit
+from sciseek.search.sorting import SORT_DEPTH, SORTS, sorted_search
 
 HERE = Path(__file__).parent
 VOTER_COOKIE = "sciseek_voter"
@@ -91,13 +92,21 @@ class Site:
         offset: int,
         filters: Filters | None,
         min_score: float | None = None,
+        sort: str = "relevance",
     ) -> tuple[list[Hit], bool]:
-        """One page of hits and whether there are more."""
+        """One page of hits in ``sort`` order and whether there are more (``newest`` and
+        ``votes`` re-rank the ``sorting.SORT_DEPTH`` most relevant hits)."""
         q = q.strip()
         if not q:
             raise HTTPException(422, detail="empty query")
-        hits = self.engine.search(
-            q, mode=mode, k=min(offset + k + 1, 1000), filters=filters, min_score=min_score
+        hits = sorted_search(
+            self.engine,
+            q,
+            sort,
+            mode=mode,
+            k=min(offset + k + 1, 1000),
+            filters=filters,
+            min_score=min_score,
         )
         return hits[offset : offset + k], len(hits) > offset + k
 
@@ -155,6 +164,9 @@ def empty_search() -> dict[str, Any]:
         "query": "",
         "mode": "hybrid",
         "modes": MODES,
+        "sort": "relevance",
+        "sorts": SORTS,
+        "sort_depth": SORT_DEPTH,
         "date_from": None,
         "date_to": None,
         "category": None,
