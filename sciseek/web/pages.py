@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from sciseek.search import listings
 from sciseek.search.sorting import Sort
 
+from .feeds import search_feed_url
 from .site import MAX_QUERY, PAGE_SIZE, Mode, Site, empty_search, parse_filters
 
 
@@ -69,6 +70,8 @@ def add_page_routes(app: FastAPI, site: Site) -> None:
             return "/?" + urlencode({**params, "page": n})
 
         ctx |= {
+            "feed_url": search_feed_url(q, mode, date_from, date_to, [category or ""]),
+            "feed_title": f"sciseek: {q.strip()}",
             "hits": hits,
             "has_next": more,
             "page_url": page_url,
@@ -106,6 +109,8 @@ def add_page_routes(app: FastAPI, site: Site) -> None:
             active="new",
             heading="New papers",
             items=items,
+            feed_url="/feeds/new.atom",
+            feed_title="sciseek: new papers",
             explanation="The most recently published papers.",
         )
 
@@ -118,5 +123,7 @@ def add_page_routes(app: FastAPI, site: Site) -> None:
             active="trending",
             heading="Trending",
             items=items,
+            feed_url="/feeds/trending.atom",
+            feed_title="sciseek: trending",
             explanation="Upvotes of the last 7 days, newer papers weighted higher.",
         )

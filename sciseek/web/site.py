@@ -47,6 +47,9 @@ class Site:
         """A rendered template with the context every page has."""
         context.setdefault("error", None)
         context.setdefault("active", None)
+        context.setdefault("feed_url", None)  # the page's Atom feed, if it has one
+        context.setdefault("feed_title", "sciseek")
+        context["rss_url"] = rss_twin(context["feed_url"])
         context["total_papers"] = self.engine.store.count()
         # the counts are read only while encoding is behind, not on every page
         behind = not self.engine.dense_up_to_date()
@@ -127,6 +130,14 @@ class Site:
             )
         count = listings.vote(self.engine, paper_id, ident, on, client=self.client_key(request))
         return {"id": paper_id, "upvoted": on, "votes": count}
+
+
+def rss_twin(atom_url: str | None) -> str | None:
+    """The RSS URL of an Atom feed URL (``/feeds/x.atom?..`` -> ``/feeds/x.rss?..``)."""
+    if not atom_url:
+        return None
+    path, sep, query = atom_url.partition("?")
+    return path.removesuffix(".atom") + ".rss" + sep + query
 
 
 def paper_json(p: Paper, **extra: Any) -> dict[str, Any]:
