@@ -1,4 +1,5 @@
-"""Atom and RSS feeds of every list of the site: New, Trending and any search.
+"""Atom and RSS feeds of every list of the site: New, Trending, any search, and the category,
+author and day lists.
 
 Each list is served at ``/feeds/<list>.atom`` (Atom 1.0) and ``/feeds/<list>.rss`` (RSS 2.0),
 ``FEED_PAGE_SIZE`` papers a page, newest (or best) first, with RFC 5005 paging links
@@ -12,12 +13,14 @@ library is said there.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
-from fastapi import FastAPI, Query, Request, Response
+from fastapi import FastAPI, HTTPException, Query, Request, Response
 
 from sciseek.ingest.papers import Paper
 from sciseek.search import listings
@@ -28,10 +31,12 @@ from .site import MAX_QUERY, Mode, Site, parse_filters
 
 FEED_PAGE_SIZE = 20
 MAX_PAGE = 50
+MAX_NAME = 300  # an author's name or a category in a feed's path
 FORMATS: dict[str, tuple[Callable[[feedxml.FeedPage], bytes], str]] = {
     "atom": (feedxml.atom, f"{feedxml.ATOM_TYPE}; charset=utf-8"),
     "rss": (feedxml.rss, f"{feedxml.RSS_TYPE}; charset=utf-8"),
 }
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 Params = list[tuple[str, str]]
 PageNo = Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)]
@@ -198,10 +203,72 @@ def add_feed_routes(app: FastAPI, site: Site) -> None:
 
         return endpoint
 
+    def category_feed(fmt: str):
+        def endpoint(request: Request, cat: str, page: PageNo = 1) -> Response:
+            cat = _name(cat, "category")
+            found = listings.by_category(site.engine, cat, FEED_PAGE_SIZE + 1, _offset(page))
+            papers, more = _page_of(found)
+            path = quote(cat, safe="")
+            listing = Listing(
+                path=f"/feeds/category/{path}",
+                params=[],
+                html=f"/category/{path}",
+                title=f"sciseek: {cat}",
+                subtitle=f"The newest papers in {cat}.",
+                papers=papers,
+                more=more,
+                page=page,
+            )
+            return answer(request, fmt, listing)
+
+        return endpoint
+
+    def author_feed(fmt: str):
+        def endpoint(request: Request, name: str, page: PageNo = 1) -> Response:
+            name = _name(name, "author")
+            found = listings.by_author(site.engine, name, FEED_PAGE_SIZE + 1, _offset(page))
+            papers, more = _page_of(found)
+            path = quote(name, safe="")
+            listing = Listing(
+                path=f"/feeds/author/{path}",
+                params=[],
+                html=f"/author/{path}",
+                title=f"sciseek: papers by {name}",
+                subtitle=f"The newest papers by {name}.",
+                papers=papers,
+                more=more,
+                page=page,
+            )
+            return answer(request, fmt, listing)
+
+        return endpoint
+
+    def day_feed(fmt: str):
+        def endpoint(request: Request, day: str, page: PageNo = 1) -> Response:
+            day = _day(day)
+            found = listings.by_day(site.engine, day, FEED_PAGE_SIZE + 1, _offset(page))
+            papers, more = _page_of(found)
+            listing = Listing(
+                path=f"/feeds/day/{day}",
+                params=[],
+                html=f"/day/{day}",
+                title=f"sciseek: papers of {day}",
+                subtitle=f"The papers published on {day}.",
+                papers=papers,
+                more=more,
+                page=page,
+            )
+            return answer(request, fmt, listing)
+
+        return endpoint
+
     routes: list[tuple[str, Callable[[str], Callable[..., Response]], str]] = [
         ("/feeds/new", new_feed, "The newest papers"),
         ("/feeds/trending", trending_feed, "The trending papers"),
         ("/feeds/search", search_feed, "A search's results (the parameters of /api/search)"),
+        ("/feeds/category/{cat:path}", category_feed, "The newest papers in a category"),
+        ("/feeds/author/{name:path}", author_feed, "The newest papers of an author"),
+        ("/feeds/day/{day}", day_feed, "The papers published on a day (YYYY-MM-DD)"),
     ]
     for path, factory, summary in routes:
         for fmt in FORMATS:
@@ -213,6 +280,26 @@ def add_feed_routes(app: FastAPI, site: Site) -> None:
                 response_class=Response,
                 responses={200: {"content": {FORMATS[fmt][1].split(";")[0]: {}}}, 304: {}},
             )
+
+
+def _name(value: str, what: str) -> str:
+    """A category or author name from a feed's path (422 when empty or too long)."""
+    value = value.strip()
+    if not value:
+        raise HTTPException(422, detail=f"empty {what}")
+    if len(value) > MAX_NAME:
+        raise HTTPException(422, detail=f"{what} is longer than {MAX_NAME} characters")
+    return value
+
+
+def _day(value: str) -> str:
+    """An ISO date (YYYY-MM-DD) from a feed's path (422 otherwise)."""
+    try:
+        if not _DAY.match(value):
+            raise ValueError
+        return dt.date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise HTTPException(422, detail=f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
 def _describe_search(

@@ -41,14 +41,20 @@ HOSTILE = [
 
 
 @pytest.fixture(scope="module")
-def client(tmp_path_factory):
+def served(tmp_path_factory):
+    """(engine, client) over the fixture papers and the hostile ones, with a few upvotes."""
     with Engine.open(tmp_path_factory.mktemp("feeds") / "data") as engine:
         engine.add(read_papers(FIXTURES / "papers.jsonl"))
         engine.add(HOSTILE)
         with TestClient(create_app(engine)) as c:
             for paper_id in ("2403.00006", "2403.00006", "2404.00008", "2401.00002"):
                 upvote(c.app, paper_id)  # so that Trending has entries, in a known order
-            yield c
+            yield engine, c
+
+
+@pytest.fixture(scope="module")
+def client(served):
+    return served[1]
 
 
 def upvote(app, paper_id: str) -> None:
@@ -356,3 +362,56 @@ def test_pages_with_a_feed_announce_and_link_it(client, page, feed):
 def test_pages_without_a_list_have_no_feed(client):
     for page in ("/", "/papers/2401.00001", "/subscribe", "/?q=x&from=bad"):
         assert "application/atom+xml" not in client.get(page).text
+
+
+BROWSE = [
+    "/category/cs.IR",
+    "/author/Ada%20Lovelace",
+    "/day/2024-01-02",
+]
+
+
+@pytest.mark.parametrize("fmt", ["atom", "rss"])
+@pytest.mark.parametrize("path", BROWSE)
+def test_category_author_and_day_feeds_list_what_the_api_lists(client, path, fmt):
+    expected = client.get(f"/api{path}", params={"k": FEED_PAGE_SIZE}).json()["papers"]
+    assert expected
+    r = client.get(f"/feeds{path}.{fmt}")
+    assert r.status_code == 200
+    root = xml(r)
+    if fmt == "atom":
+        assert_valid_atom(root)
+    else:
+        assert_valid_rss(root)
+    assert links(root, fmt)["self"] == f"{BASE}/feeds{path}.{fmt}"
+    entries = feedparser.parse(r.content).entries
+    assert [e.id for e in entries] == [f"{BASE}/papers/{p['id']}" for p in expected]
+    assert [e.title for e in entries] == [p["title"] for p in expected]
+    assert [[a["name"] for a in e.get("authors", [])] for e in entries] == [
+        p["authors"] for p in expected
+    ]
+
+
+def test_a_category_without_papers_is_an_empty_feed(client):
+    r = client.get("/feeds/category/no.such.category.atom")
+    assert r.status_code == 200
+    root = xml(r)
+    assert_valid_atom(root)
+    assert not root.findall(f"{ATOM}entry")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/feeds/day/2024-13-01.atom",
+        "/feeds/day/yesterday.rss",
+        "/feeds/day/2024-1-2.atom",
+        "/feeds/category/%20.atom",
+        "/feeds/author/%21%21%21.rss",
+        "/feeds/author/" + "a" * 400 + ".atom",
+        "/feeds/category/cs.IR.atom?page=0",
+    ],
+)
+def test_bad_category_author_or_day_is_a_422(client, url):
+    r = client.get(url)
+    assert r.status_code == 422 and r.json()["detail"]
