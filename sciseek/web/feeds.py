@@ -138,7 +138,7 @@ def add_feed_routes(app: FastAPI, site: Site) -> None:
         base = str(request.base_url).rstrip("/")
         write, media_type = FORMATS[fmt]
         body = write(feed_page(base, fmt, listing))
-        key = f"{fmt} {feed_url(listing.path, listing.params, listing.page, fmt)}"
+        key = base + feed_url(listing.path, listing.params, listing.page, fmt)  # as served
         return conditional_response(request, body, media_type, key, versions)
 
     def new_feed(fmt: str):
