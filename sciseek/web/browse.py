@@ -30,6 +30,7 @@ from sciseek.ingest.papers import Paper
 from sciseek.search import listings
 from sciseek.storage.facets import author_key
 
+from .feeds import list_feed_url
 from .site import MAX_K, Site, paper_json
 
 LIST_PAGE_SIZE = 25  # papers per browse page
@@ -80,6 +81,8 @@ def add_browse_routes(app: FastAPI, site: Site) -> None:
             listings.by_day(engine, day, LIST_PAGE_SIZE + 1, offset),
             active="browse",
             heading=f"Papers of {_long_date(day)}",
+            feed_url=list_feed_url("day", day),
+            feed_title=f"sciseek: papers of {day}",
             summary=f"{count} paper{'' if count == 1 else 's'} published on {day}.",
             pages=max(1, -(-count // LIST_PAGE_SIZE)),
             days={"day": day, "prev": prev_day, "next": next_day},
@@ -106,6 +109,8 @@ def add_browse_routes(app: FastAPI, site: Site) -> None:
             page,
             papers,
             heading=category,
+            feed_url=list_feed_url("category", category),
+            feed_title=f"sciseek: {category}",
             summary=f"Papers in {category}, newest first.",
             empty="No papers in this category.",
         )
@@ -121,6 +126,8 @@ def add_browse_routes(app: FastAPI, site: Site) -> None:
             page,
             papers,
             heading=shown,
+            feed_url=list_feed_url("author", name),
+            feed_title=f"sciseek: papers by {shown}",
             summary=f"Papers by {shown}, newest first.",
             empty="No papers by this author.",
             coauthors=listings.coauthors(engine, name, COAUTHORS_SHOWN),

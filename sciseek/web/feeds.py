@@ -5,8 +5,8 @@ Each list is served at ``/feeds/<list>.atom`` (Atom 1.0) and ``/feeds/<list>.rss
 ``FEED_PAGE_SIZE`` papers a page, newest (or best) first, with RFC 5005 paging links
 (``first``, ``previous``, ``next``) that add ``?page=N``; page 1 is the URL without it. The
 search feed takes the search page's parameters (``q``, ``mode``, ``from``, ``to``,
-``category``) and checks them as ``/api/search`` does: bad ones are a ``422`` with a message.
-Every response carries ``ETag`` and ``Last-Modified`` and answers a conditional GET with
+``category``, ``sort``) and checks them as ``/api/search`` does: bad ones are a ``422`` with a
+message. Every response carries ``ETag`` and ``Last-Modified`` and answers a conditional GET with
 ``304`` (``conditional``). The documents are written by ``feedxml``; why lxml and not a feed
 library is said there.
 """
@@ -24,6 +24,7 @@ from fastapi import FastAPI, HTTPException, Query, Request, Response
 
 from sciseek.ingest.papers import Paper
 from sciseek.search import listings
+from sciseek.search.sorting import Sort
 
 from . import feedxml
 from .conditional import Versions, conditional_response
@@ -63,19 +64,37 @@ def feed_url(path: str, params: Params | None = None, page: int = 1, fmt: str = 
 
 
 def search_params(
-    q: str, mode: str, date_from: str | None, date_to: str | None, categories: list[str]
+    q: str,
+    mode: str,
+    date_from: str | None,
+    date_to: str | None,
+    categories: list[str],
+    sort: str = "relevance",
 ) -> Params:
-    """A search's query parameters in the order every search URL of the site uses."""
+    """A search's query parameters in the order every search URL of the site uses (the
+    default sort, relevance, left out)."""
     params = [("q", q), ("mode", mode)]
     params += [(name, v) for name, v in (("from", date_from), ("to", date_to)) if v]
-    return params + [("category", c) for c in categories if c]
+    params += [("category", c) for c in categories if c]
+    return params + ([("sort", sort)] if sort != "relevance" else [])
 
 
 def search_feed_url(
-    q: str, mode: str, date_from: str | None, date_to: str | None, categories: list[str]
+    q: str,
+    mode: str,
+    date_from: str | None,
+    date_to: str | None,
+    categories: list[str],
+    sort: str = "relevance",
 ) -> str:
     """The Atom feed of a search (the search page links it)."""
-    return feed_url("/feeds/search", search_params(q, mode, date_from, date_to, categories))
+    params = search_params(q, mode, date_from, date_to, categories, sort)
+    return feed_url("/feeds/search", params)
+
+
+def list_feed_url(kind: str, key: str) -> str:
+    """The Atom feed of a category, author or day list (``kind`` names it)."""
+    return feed_url(f"/feeds/{kind}/{quote(key, safe='')}")
 
 
 def paper_page(base: str, paper_id: str) -> str:
@@ -184,17 +203,18 @@ def add_feed_routes(app: FastAPI, site: Site) -> None:
             date_from: Annotated[str | None, Query(alias="from")] = None,
             date_to: Annotated[str | None, Query(alias="to")] = None,
             category: Annotated[list[str] | None, Query()] = None,
+            sort: Sort = "relevance",
             page: PageNo = 1,
         ) -> Response:
             filters = parse_filters(date_from, date_to, category)
-            hits, more = site.search(q, mode, FEED_PAGE_SIZE, _offset(page), filters)
-            params = search_params(q, mode, date_from, date_to, category or [])
+            hits, more = site.search(q, mode, FEED_PAGE_SIZE, _offset(page), filters, sort=sort)
+            params = search_params(q, mode, date_from, date_to, category or [], sort)
             listing = Listing(
                 path="/feeds/search",
                 params=params,
                 html="/?" + urlencode(params),
                 title=f"sciseek: {q.strip()}",
-                subtitle=_describe_search(q, mode, date_from, date_to, category or []),
+                subtitle=_describe_search(q, mode, date_from, date_to, category or [], sort),
                 papers=[h.paper for h in hits],
                 more=more,
                 page=page,
@@ -303,9 +323,15 @@ def _day(value: str) -> str:
 
 
 def _describe_search(
-    q: str, mode: str, date_from: str | None, date_to: str | None, categories: list[str]
+    q: str,
+    mode: str,
+    date_from: str | None,
+    date_to: str | None,
+    categories: list[str],
+    sort: str,
 ) -> str:
-    parts: list[str] = [f"Papers matching {q.strip()!r} ({mode} search)"]
+    order = {"newest": ", newest first", "votes": ", most upvoted first"}.get(sort, "")
+    parts: list[str] = [f"Papers matching {q.strip()!r} ({mode} search{order})"]
     if date_from or date_to:
         parts.append(f"published {date_from or '...'} to {date_to or '...'}")
     if categories:

@@ -70,7 +70,7 @@ def add_page_routes(app: FastAPI, site: Site) -> None:
             return "/?" + urlencode({**params, "page": n})
 
         ctx |= {
-            "feed_url": search_feed_url(q, mode, date_from, date_to, [category or ""]),
+            "feed_url": search_feed_url(q, mode, date_from, date_to, [category or ""], sort),
             "feed_title": f"sciseek: {q.strip()}",
             "hits": hits,
             "has_next": more,

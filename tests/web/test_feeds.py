@@ -344,6 +344,13 @@ def test_other_extensions_are_not_feeds(client):
             "/?q=retrieval&mode=bm25&from=2024-01-01&category=cs.IR",
             "/feeds/search.atom?q=retrieval&amp;mode=bm25&amp;from=2024-01-01&amp;category=cs.IR",
         ),
+        (
+            "/?q=retrieval&sort=newest",
+            "/feeds/search.atom?q=retrieval&amp;mode=hybrid&amp;sort=newest",
+        ),
+        ("/category/cs.IR", "/feeds/category/cs.IR.atom"),
+        ("/author/Ada%20Lovelace", "/feeds/author/Ada%20Lovelace.atom"),
+        ("/day/2024-01-02", "/feeds/day/2024-01-02.atom"),
     ],
 )
 def test_pages_with_a_feed_announce_and_link_it(client, page, feed):
@@ -390,6 +397,19 @@ def test_category_author_and_day_feeds_list_what_the_api_lists(client, path, fmt
     assert [[a["name"] for a in e.get("authors", [])] for e in entries] == [
         p["authors"] for p in expected
     ]
+
+
+@pytest.mark.parametrize("sort", ["newest", "votes"])
+def test_a_search_feed_keeps_the_order_the_search_is_sorted_in(client, sort):
+    params = {"q": "retrieval", "mode": "bm25"}
+    api = client.get("/api/search", params={**params, "sort": sort, "k": FEED_PAGE_SIZE})
+    by_relevance = client.get("/api/search", params={**params, "k": FEED_PAGE_SIZE})
+    expected = [f"{BASE}/papers/{h['id']}" for h in api.json()["hits"]]
+    assert expected != [f"{BASE}/papers/{h['id']}" for h in by_relevance.json()["hits"]]
+    r = client.get("/feeds/search.rss", params={**params, "sort": sort})
+    assert [e.id for e in feedparser.parse(r.content).entries] == expected
+    assert parse_qs(urlsplit(links(xml(r), "rss")["self"]).query)["sort"] == [sort]
+    assert client.get("/feeds/search.atom", params={**params, "sort": "random"}).status_code == 422
 
 
 def test_a_category_without_papers_is_an_empty_feed(client):
