@@ -47,7 +47,7 @@ _STOPWORDS = {
     "towards",
     "toward",
 }
-_MATH = re.compile(r"\$[^$]*\$|\\\(.*?\\\)")
+_MATH = re.compile(r"\$[^$]*\$|\\\(.*?\\\)|<[^<>]*>")  # math, and markup such as <i>
 
 
 def ascii_fold(text: str) -> str:
@@ -58,7 +58,7 @@ def ascii_fold(text: str) -> str:
 
 
 def first_word(title: str) -> str:
-    """The first word of a title that is not a stopword, folded (math and TeX left out)."""
+    """The first word of a title that is not a stopword, folded (math and markup left out)."""
     for word in re.split(r"[\s\-/:]+", _MATH.sub(" ", title)):
         folded = ascii_fold(word)
         if folded and folded not in _STOPWORDS:
