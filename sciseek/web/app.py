@@ -2,8 +2,8 @@
 
 Every asset is served by the app itself (no CDN, no build step). User and paper text is
 escaped by Jinja2's autoescaping. ``create_app`` assembles the parts: the JSON API (``api``),
-the pages (``pages``), the subscription routes (``subscriptions``) and what they share
-(``site``).
+the pages (``pages``), the subscription routes (``subscriptions``), the BibTeX/RIS/CSL-JSON
+downloads (``export``) and what they share (``site``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from sciseek.search.engine import Engine
 
 from .api import add_api_routes
 from .errors import add_error_handlers
+from .export import add_export_routes
 from .pages import add_page_routes
 from .plumbing import Plumbing
 from .site import HERE, Site, empty_search
@@ -70,6 +71,7 @@ def create_app(engine: Engine) -> FastAPI:
     add_api_routes(app, site)
     add_page_routes(app, site)
     add_subscription_routes(app, site)
+    add_export_routes(app, site)
     app.add_middleware(Plumbing, router=app.router)
     return app
 
