@@ -3,8 +3,10 @@
 - ``& % $ # _`` become ``\\& \\% \\$ \\# \\_``; ``~ ^ \\`` become ``\\textasciitilde{}``,
   ``\\textasciicircum{}``, ``\\textbackslash{}``; braces become ``\\{ \\}``.
 - TeX math (``$O(n\\log n)$``, ``\\(x^2\\)``) is kept as it is: arXiv titles and abstracts are
-  written in TeX, and their math is meant to be typeset. So is a character the text already
-  escapes (``20\\%`` in an arXiv abstract).
+  written in TeX, and their math is meant to be typeset. So are a character the text already
+  escapes (``20\\%`` in an arXiv abstract), accents (``Schr\\"odinger``, ``Erd\\H{o}s``) and
+  the text-mode commands every LaTeX knows (``\\textbf{...}``, ``\\emph{...}``); any other
+  command (an author's own ``\\method``) is escaped, since it would not compile.
 - In titles, words with a capital letter after their first (``BERT``, ``GPT-4``, ``LiDAR``) are
   braced (``{BERT}``) so that styles that lower-case titles keep them.
 - Anything else, non-ASCII included, stays as UTF-8: BibLaTeX (with biber) and current BibTeX
@@ -17,12 +19,33 @@ BibTeX counts every brace, escaped or not, so a value whose braces would not bal
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _SIMPLE = {"&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}"}
 _WORDY = {"~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "\\": r"\textbackslash{}"}
 _STRICT_BRACES = {"{": r"\textbraceleft{}", "}": r"\textbraceright{}"}
 _ESCAPED = set("&%$#_{}")  # characters that, after a backslash, are already escaped
 _WORD = re.compile(r"[^\W_]+(?:[-'’][^\W_]+)*")
+# text-mode commands every LaTeX knows, kept with their argument (arXiv text is TeX)
+_TEXT_COMMANDS = {
+    "textbf",
+    "textit",
+    "emph",
+    "textsc",
+    "texttt",
+    "textsf",
+    "textrm",
+    "textsl",
+    "textup",
+    "underline",
+    "textsuperscript",
+    "textsubscript",
+    "mbox",
+}
+_ACCENTS = set("'\"^~`=.") | set("HcvudbtrkU")
+_COMMAND = re.compile(
+    r"\\(?:(?:" + "|".join(sorted(_TEXT_COMMANDS)) + r"|[HcvudbtrkU])(?![A-Za-z])|['\"^~`=.])"
+)
 
 
 def _balanced(text: str) -> bool:
@@ -34,24 +57,58 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def _segments(text: str) -> list[tuple[str, bool]]:
-    """``text`` cut into (segment, is_math) pieces; a backslash-escaped character and TeX math
-    are kept verbatim (``is_math`` True), the rest is plain text."""
-    out: list[tuple[str, bool]] = []
-    plain: list[str] = []
+def _group_end(text: str, start: int) -> int | None:
+    """The index just after the brace group that opens at ``start``, or None."""
+    depth = 0
+    for j in range(start, len(text)):
+        if text[j] == "{" and text[j - 1] != "\\":
+            depth += 1
+        elif text[j] == "}" and text[j - 1] != "\\":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return None
+
+
+def _command(text: str, i: int) -> tuple[str, str | None, int] | None:
+    """A safe text command at ``i``: (its head, its braced argument or None, the end index)."""
+    m = _COMMAND.match(text, i)
+    if not m:
+        return None
+    head, end = m.group(), m.end()
+    name = head[1:]
+    if end < len(text) and text[end] == "{":
+        close = _group_end(text, end)
+        if close is None:
+            return None
+        return head, text[end + 1 : close - 1], close
+    if name in _ACCENTS and end < len(text) and text[end].isalpha():
+        return head + text[end], None, end + 1  # \"o, \'e
+    return None
+
+
+def _render(text: str, plain: Callable[[str], str]) -> str:
+    """``text`` with TeX math, already-escaped characters and safe text commands kept and the
+    rest passed through ``plain``."""
+    out: list[str] = []
+    buf: list[str] = []
     i, n = 0, len(text)
 
     def keep(piece: str) -> None:
-        if plain:
-            out.append(("".join(plain), False))
-            plain.clear()
-        out.append((piece, True))
+        if buf:
+            out.append(plain("".join(buf)))
+            buf.clear()
+        out.append(piece)
 
     while i < n:
         ch = text[i]
         if ch == "\\" and i + 1 < n and text[i + 1] in _ESCAPED:
             keep(text[i : i + 2])
             i += 2
+            continue
+        if ch == "\\" and (cmd := _command(text, i)):
+            head, argument, i = cmd
+            keep(head if argument is None else head + "{" + _render(argument, plain) + "}")
             continue
         close = None
         if ch == "$":
@@ -63,11 +120,11 @@ def _segments(text: str) -> list[tuple[str, bool]]:
             keep(text[i:close])
             i = close
             continue
-        plain.append(ch)
+        buf.append(ch)
         i += 1
-    if plain:
-        out.append(("".join(plain), False))
-    return out
+    if buf:
+        out.append(plain("".join(buf)))
+    return "".join(out)
 
 
 def _math_end(text: str, start: int, opener: str) -> int | None:
@@ -77,6 +134,7 @@ def _math_end(text: str, start: int, opener: str) -> int | None:
     dollar = opener == "$"
     if dollar and (start >= len(text) or text[start].isspace()):
         return None  # "$ 5": a dollar sign, not math (the rule pandoc applies)
+    money = dollar and text[start].isdigit()  # "$5-$10", but "$\\times$4" is math
     j = start
     while True:
         j = text.find(closer, j)
@@ -84,7 +142,8 @@ def _math_end(text: str, start: int, opener: str) -> int | None:
             return None
         after = text[j + len(closer) : j + len(closer) + 1]
         if closer == "\\)" or (
-            text[j - 1] != "\\" and not (dollar and (text[j - 1].isspace() or after.isdigit()))
+            text[j - 1] != "\\"
+            and not (dollar and (text[j - 1].isspace() or (after.isdigit() and money)))
         ):
             break
         j += 1  # an escaped \$, or a $ that cannot close math ("$5 and $6")
@@ -116,7 +175,7 @@ def escape(text: str, *, title: bool = False) -> str:
     """``text`` as a BibTeX field value (without the enclosing braces); ``title`` also braces
     acronyms and words with inner capitals."""
     plain = _protect if title else _escape_plain
-    value = "".join(seg if kept else plain(seg) for seg, kept in _segments(text))
+    value = _render(text, plain)
     if _balanced(value):
         return value
     return _escape_plain(text, _STRICT_BRACES)

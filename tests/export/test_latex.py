@@ -14,6 +14,7 @@ from sciseek.export.latex import escape, url_command, verbatim
         ("{a, b}", r"\{a, b\}"),
         ("a ~ b ^ c \\ d", r"a \textasciitilde{} b \textasciicircum{} c \textbackslash{} d"),
         ("costs $5 and $6", r"costs \$5 and \$6"),
+        ("costs $5-$10", r"costs \$5-\$10"),
         ("a lone $ sign", r"a lone \$ sign"),
         ("café Ødegård", "café Ødegård"),
     ],
@@ -23,7 +24,8 @@ def test_special_characters_are_escaped(text, expected):
 
 
 @pytest.mark.parametrize(
-    "math", ["$x^2$", "$O(n\\log n)$", "$$\\int_0^1 f$$", "\\(a_{ij}\\)", "$\\{x\\}$"]
+    "math",
+    ["$x^2$", "$O(n\\log n)$", "$$\\int_0^1 f$$", "\\(a_{ij}\\)", "$\\{x\\}$", "($\\times$4)"],
 )
 def test_tex_math_is_kept_as_it_is(math):
     assert escape(f"cost of {math} here") == f"cost of {math} here"
@@ -31,6 +33,15 @@ def test_tex_math_is_kept_as_it_is(math):
 
 def test_characters_the_text_already_escapes_stay_escaped():
     assert escape("by 20.43\\% and A\\&B") == "by 20.43\\% and A\\&B"
+
+
+def test_accents_and_standard_text_commands_are_kept_other_commands_escaped():
+    assert escape('Schr\\"odinger and Erd\\H{o}s') == 'Schr\\"odinger and Erd\\H{o}s'
+    assert escape("\\textbf{a_b} and \\emph{$x$}") == "\\textbf{a\\_b} and \\emph{$x$}"
+    assert escape("\\method beats \\ours") == (
+        "\\textbackslash{}method beats \\textbackslash{}ours"
+    )
+    assert escape("\\textbf{unclosed") == "\\textbackslash{}textbf\\textbraceleft{}unclosed"
 
 
 def test_titles_brace_acronyms_and_inner_capitals_only():
