@@ -20,11 +20,15 @@ from .reference import Reference, references
 
 MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _AND = re.compile(r"\band\b", re.IGNORECASE)
+# an escape or accent as escape() writes it: \&, \textasciitilde{}, \'e, \d{o}
+_SPECIAL = re.compile(r"\\(?:[A-Za-z]+(?:\{[^{}]*\})?|['\"^~`=.](?:\{[^{}]*\}|\w)?|.)")
 
 
 def _name_part(text: str) -> str:
-    # BibTeX splits author lists on the word "and" at brace level 0: brace it inside a name
-    return _AND.sub(lambda m: "{" + m.group() + "}", escape(text))
+    # BibTeX splits author lists on the word "and" at brace level 0, and reads a braced
+    # special character ({\'e}) as one letter of a name: brace both
+    braced = _SPECIAL.sub(lambda m: "{" + m.group() + "}", escape(text))
+    return _AND.sub(lambda m: "{" + m.group() + "}", braced)
 
 
 def bibtex_name(name: Name) -> str:

@@ -15,15 +15,19 @@ handled here before the split.
 Names are taken in Western order (given names first), as arXiv and most metadata give them:
 ``Wei Zhang`` has the family name ``Zhang``. A capitalised particle (``Ursula K. Le Guin``)
 stays with the given names unless the name is written ``Le Guin, Ursula K.``. Organisations
-(``The ATLAS Collaboration``) are kept whole as a literal name.
+(``The ATLAS Collaboration``) are kept whole as a literal name. TeX accents in names, as
+arXiv's metadata has them (``Bal\\'azs``), become the characters they stand for (pylatexenc,
+which bibtexparser uses for the same).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from bibtexparser.middlewares.names import parse_single_name_into_parts
+from pylatexenc.latex2text import LatexNodes2Text
 
 # generational suffixes; roman numerals only from II up, since "V" and "I" are usually initials
 _SUFFIX = re.compile(r"^(?:(?:jr|sr|jnr|snr)\.?|II|III|IV|VI|VII|VIII|2nd|3rd|[4-9]th)$", re.I)
@@ -48,6 +52,24 @@ _GROUP_WORDS = {
     "council",
     "working",
 }
+
+
+# TeX that names carry (arXiv's metadata writes Bal\\'azs): accents, special letters, escapes
+_MACRO = re.compile(r"\\([A-Za-z]+|[^A-Za-z\s])")
+_KNOWN_MACROS = {*"'\"^~`=.&%$#_{}", *"HcvudbrktoOlLij", "ss", "aa", "AA", "ae", "AE", "oe", "OE"}
+_TEX = LatexNodes2Text(math_mode="verbatim")
+
+
+def plain_name(raw: str) -> str:
+    """A name with TeX accents and escapes turned into the characters they stand for
+    (``Bal\\'azs`` -> ``Balázs``), a tie (``Eric~Granger``) or line break into a space; a
+    name with any other TeX command is kept as it is."""
+    text = re.sub(r"\\(?=[^\x00-\x7f])", "", raw)  # a stray backslash: St\\ütz
+    text = re.sub(r"(?<!\\)~|\\\\", " ", text)
+    macros = _MACRO.findall(text)
+    if macros and all(m in _KNOWN_MACROS for m in macros):
+        text = unicodedata.normalize("NFC", _TEX.latex_to_text(text))
+    return " ".join(text.split())
 
 
 @dataclass(frozen=True)
@@ -87,7 +109,7 @@ def _is_group(text: str) -> bool:
 
 def split_name(raw: str) -> Name:
     """Split one author string into its parts (see the module docstring for the rules)."""
-    text = " ".join(raw.split()).strip().strip(",").strip()
+    text = plain_name(raw).strip(",").strip()
     if not text:
         return Name()
     if _is_group(text) or (text.startswith("{") and text.endswith("}")):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sciseek.export.names import Name, split_name, split_names
+from sciseek.export.names import Name, plain_name, split_name, split_names
 from tests.export.cases import GROUP, NAMES
 
 
@@ -32,3 +32,27 @@ def test_lower_case_roman_numerals_and_single_letters_are_not_suffixes():
 
 def test_blank_names_are_dropped():
     assert split_names(["", "  ", "Ada Lovelace", ","]) == [split_name("Ada Lovelace")]
+
+
+@pytest.mark.parametrize(
+    ("raw", "plain"),
+    [
+        ("C. Bal\\'azs", "C. Balázs"),
+        ('M\\"{u}ller', "Müller"),
+        ("Nguy\\~ên", "Nguyễn"),
+        ("{\\v{S}}koda", "Škoda"),
+        ("Eric~Granger", "Eric Granger"),
+        ("Sathyanarayanan N. Aakur\\\\", "Sathyanarayanan N. Aakur"),
+        ("Peter St\\ütz", "Peter Stütz"),
+        ("AT\\&T", "AT&T"),
+        ("J. \\unknown Smith", "J. \\unknown Smith"),  # nothing lost to a command it does not know
+    ],
+)
+def test_tex_in_names_becomes_the_characters_it_stands_for(raw, plain):
+    assert plain_name(raw) == plain
+
+
+def test_a_tex_accent_never_splits_a_name():
+    assert split_name("Tol\\'ul\\d{o}p\\'e \\`Og\\'unr\\`em\\'i") == Name(
+        given="Tolúlọpé", family="Ògúnrèmí"
+    )
