@@ -58,7 +58,7 @@ def add_export_routes(app: FastAPI, site: Site) -> None:
     site.templates.env.globals["export_url"] = export_url
     site.templates.env.globals["export_formats"] = FORMATS
 
-    @app.get("/export", include_in_schema=True, response_class=Response)
+    @app.get("/export", response_class=Response)
     def export(
         fmt: Annotated[str, Query(alias="format", max_length=20)] = "bibtex",
         ids: Annotated[list[str] | None, Query(alias="id")] = None,

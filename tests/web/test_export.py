@@ -50,6 +50,9 @@ def test_one_paper_as_bibtex_is_an_attachment(client):
     assert r.headers["content-disposition"] == 'attachment; filename="beethoven2024sets.bib"'
     (entry,) = bibtexparser.parse_string(r.text).entries
     assert entry["eprint"] == "2407.00001" and entry["archivePrefix"] == "arXiv"
+    head = client.head("/export", params={"format": "bibtex", "id": "2407.00001"})
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-disposition"] == r.headers["content-disposition"]
 
 
 def test_a_selection_in_the_order_given_in_each_format(client):
