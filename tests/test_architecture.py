@@ -13,7 +13,7 @@ LAYERS = [
     {"storage"},
     {"index"},
     {"search"},
-    {"quality", "digests", "harvest"},
+    {"quality", "digests", "harvest", "export"},
     {"web"},
     {"cli"},
 ]

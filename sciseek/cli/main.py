@@ -21,6 +21,7 @@ from .. import __version__
 from .commands import add_core_commands
 from .common import prf_option, weights_option
 from .demo import add_demo_command
+from .export import add_export_command
 from .jobs import add_job_commands
 from .training import add_training_commands
 
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_demo_command(sub, common, model)
     add_training_commands(sub, common, model, retrieval)
     add_job_commands(sub, common, model)
+    add_export_command(sub, common)
     return parser
 
 

@@ -3,8 +3,8 @@
 Every asset is served by the app itself (no CDN, no build step). User and paper text is
 escaped by Jinja2's autoescaping. ``create_app`` assembles the parts: the JSON API (``api``),
 the pages (``pages``), the day, category and author lists (``browse``), the subscription
-routes (``subscriptions``), the Atom and RSS feeds (``feeds``) and what they share
-(``site``).
+routes (``subscriptions``), the Atom and RSS feeds (``feeds``), the BibTeX/RIS/CSL-JSON
+downloads (``export``) and what they share (``site``).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from sciseek.search.engine import Engine
 from .api import add_api_routes
 from .browse import add_browse_routes
 from .errors import add_error_handlers
+from .export import add_export_routes
 from .feeds import add_feed_routes
 from .pages import add_page_routes
 from .plumbing import Plumbing
@@ -76,6 +77,7 @@ def create_app(engine: Engine) -> FastAPI:
     add_browse_routes(app, site)
     add_subscription_routes(app, site)
     add_feed_routes(app, site)
+    add_export_routes(app, site)
     app.add_middleware(Plumbing, router=app.router)
     return app
 

@@ -116,3 +116,28 @@ def test_page_works_without_network_assets(server, browser):
     page.goto(server + "/?q=graph+neural+networks")
     expect(page.locator(".results article").first).to_be_visible()
     assert requests and all(u.startswith(server) for u in requests)
+
+
+@pytest.mark.slow
+def test_a_reader_exports_a_ticked_selection_and_a_paper(server, browser):
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1100, "height": 900}, accept_downloads=True)
+    page.goto(server + "/?q=neural+retrieval")
+    rows = page.locator(".results .pick-row")
+    wanted = [rows.nth(i).locator("article").get_attribute("data-id") for i in (0, 2)]
+    for i in (0, 2):
+        rows.nth(i).locator("input.pick").check()
+    page.screenshot(path=str(ARTIFACTS / "search-export.png"), full_page=True)
+    with page.expect_download() as download:
+        page.locator("form.export button[value=ris]").click()
+    text = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename == "sciseek-2-papers.ris"
+    assert [line[6:] for line in text.splitlines() if line.startswith("AN  - ")] == [
+        f"arXiv:{pid}" for pid in wanted
+    ]
+
+    page.goto(server + "/papers/2403.00006")
+    with page.expect_download() as download:
+        page.locator("a.export-bibtex").click()
+    assert download.value.suggested_filename == "franklin2024protein.bib"
+    assert "eprint = {2403.00006}" in Path(download.value.path()).read_text(encoding="utf-8")
