@@ -141,3 +141,58 @@ def test_a_reader_exports_a_ticked_selection_and_a_paper(server, browser):
         page.locator("a.export-bibtex").click()
     assert download.value.suggested_filename == "franklin2024protein.bib"
     assert "eprint = {2403.00006}" in Path(download.value.path()).read_text(encoding="utf-8")
+
+
+def _shown_ids(page) -> list[str]:
+    return page.locator(".results article").evaluate_all("els => els.map(e => e.dataset.id)")
+
+
+def _api_ids(server: str, path: str) -> list[str]:
+    r = httpx.get(server + path, params={"k": 25}, timeout=10)
+    assert r.status_code == 200
+    return [p["id"] for p in r.json()["papers"]]
+
+
+@pytest.mark.slow
+def test_a_reader_walks_day_category_author_paper_and_exports(server, browser):
+    """home -> latest day -> a category -> an author -> a paper -> its BibTeX, each page
+    listing what its JSON API returns."""
+    page = browser.new_page(viewport={"width": 1100, "height": 900}, accept_downloads=True)
+    page.goto(server + "/")
+    page.locator("header nav a", has_text="Browse").click()
+    latest = httpx.get(server + "/api/day", timeout=10).json()
+    assert latest["papers"]
+    expect(page.locator("h1")).to_contain_text(latest["day"][:4])
+    assert _shown_ids(page) == [p["id"] for p in latest["papers"]]
+    previous = page.locator("a.prev-day")
+    expect(previous).to_have_attribute("href", f"/day/{latest['prev']}")
+    previous.click()
+    expect(page).to_have_url(f"{server}/day/{latest['prev']}")
+    assert _shown_ids(page) == _api_ids(server, f"/api/day/{latest['prev']}")
+
+    category = page.locator(".results article a.cat").first
+    name = category.inner_text()
+    category.click()
+    expect(page).to_have_url(f"{server}/category/{name}")
+    assert _shown_ids(page) == _api_ids(server, f"/api/category/{name}")
+    page.screenshot(path=str(ARTIFACTS / "category-page.png"), full_page=True)
+
+    author = page.locator(".results article a.author").first
+    who = author.inner_text()
+    author.click()
+    expect(page.locator("h1")).to_contain_text(who)
+    api = httpx.get(f"{server}/api/author/{who}", params={"k": 25}, timeout=10).json()
+    assert _shown_ids(page) == [p["id"] for p in api["papers"]]
+    shown_coauthors = page.locator(".coauthors a.author").all_inner_texts()
+    assert shown_coauthors
+    assert shown_coauthors == [c["name"] for c in api["coauthors"]][: len(shown_coauthors)]
+
+    first = page.locator(".results article").first
+    paper_id = first.get_attribute("data-id")
+    first.locator("a.title").click()
+    expect(page).to_have_url(f"{server}/papers/{paper_id}")
+    expect(page.locator("h1")).to_have_text(api["papers"][0]["title"])
+    with page.expect_download() as download:
+        page.locator("a.export-bibtex").click()
+    bib = Path(download.value.path()).read_text(encoding="utf-8")
+    assert f"eprint = {{{paper_id}}}" in bib
