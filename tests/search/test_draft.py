@@ -207,3 +207,8 @@ def test_bad_mode_k_and_aggregation_are_bad_input(engine):
     for kwargs in ({"mode": "fuzzy"}, {"k": 0}, {"aggregate": "mean"}):
         with pytest.raises(BadInput):
             search_draft(engine, "protein structure", **kwargs)
+
+
+def test_sparse_mode_searches_every_passage_too(engine, topic_draft):
+    ids = [h.paper.id for h in search_draft(engine, topic_draft, "sparse", k=3)]
+    assert "2403.00006" in ids and "2402.00003" in ids
