@@ -24,7 +24,7 @@ from .api import add_api_routes
 from .errors import add_error_handlers
 from .pages import add_page_routes
 from .plumbing import Plumbing
-from .site import HERE, Site, empty_search
+from .site import DRAFT_BODY, HERE, Site, empty_search
 from .subscriptions import add_subscription_routes
 
 
@@ -70,7 +70,9 @@ def create_app(engine: Engine) -> FastAPI:
     add_api_routes(app, site)
     add_page_routes(app, site)
     add_subscription_routes(app, site)
-    app.add_middleware(Plumbing, router=app.router)
+    app.add_middleware(
+        Plumbing, router=app.router, limits={"/api/search": DRAFT_BODY, "/draft": DRAFT_BODY}
+    )
     return app
 
 
