@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from sciseek.cli import arguments
 from sciseek.ingest.readers import FORMATS, ReadError, UnreadableSource
+from sciseek.search.draft import MAX_CHARS, passages
 from sciseek.search.engine import MAX_K, Engine, default_data_dir
 from sciseek.search.indexing import BATCH_SIZE, Batch, FileReport, index_files
 from sciseek.search.relevance import SHORT_THRESHOLD, SHORT_WORDS, THRESHOLD
@@ -28,6 +29,7 @@ from .common import (
     open_engine,
     progress_bar,
 )
+from .drafts import search_file
 
 # -- index ---------------------------------------------------------------------------------
 
@@ -173,20 +175,20 @@ def print_hits(hits: list) -> None:
 
 def cmd_search(args: argparse.Namespace) -> int:
     query = " ".join(args.query).strip()
-    if not query:
-        raise UsageError("empty query")
-    filters = filters_of(args)
-    with open_engine(args) as engine:
-        hits = engine.search(
-            query, mode=args.mode, k=args.k, filters=filters, min_score=args.min_score
-        )
-    if args.json:
-        print(
-            json.dumps(
-                {"query": query, "mode": args.mode, "hits": [h.to_dict() for h in hits]},
-                ensure_ascii=False,
+    if args.file is not None:
+        text, hits = search_file(args, query)
+        head = {"file": args.file, "mode": args.mode, "passages": len(passages(text))}
+    else:
+        if not query:
+            raise UsageError("empty query")
+        filters = filters_of(args)
+        with open_engine(args) as engine:
+            hits = engine.search(
+                query, mode=args.mode, k=args.k, filters=filters, min_score=args.min_score
             )
-        )
+        head = {"query": query, "mode": args.mode}
+    if args.json:
+        print(json.dumps({**head, "hits": [h.to_dict() for h in hits]}, ensure_ascii=False))
     else:
         print_hits(hits)
     return 0
@@ -326,10 +328,17 @@ def add_core_commands(
         "search",
         parents=[common, retrieval, filters],
         help="search the papers",
-        description="Search with keywords, a title, an id or a question. The default hybrid "
-        "mode fuses BM25 and dense (embedding) retrieval.",
+        description="Search with keywords, a title, an id or a question, or with a whole "
+        f"draft (--file, up to {MAX_CHARS:,} characters). The default hybrid mode fuses BM25 "
+        "and dense (embedding) retrieval.",
     )
-    p.add_argument("query", nargs="+")
+    p.add_argument("query", nargs="*", help="the query (or --file)")
+    p.add_argument(
+        "--file",
+        metavar="DRAFT",
+        help="search with the text of this file ('-': standard input), an abstract or an "
+        "introduction: the papers related to it as a whole, found passage by passage",
+    )
     p.add_argument("-k", type=arguments.top_k, default=10, help=f"number of results (1..{MAX_K})")
     p.add_argument(
         "--min-score",

@@ -370,12 +370,15 @@ class Engine:
         k: int,
         weights: Mapping[str, float] | None = None,
         method: str | None = None,
+        complete: Iterable[str] = (),
     ) -> list[tuple[str, float]]:
         """Top-k (paper id, score) of ``runs`` fused with ``weights`` and ``method``.
 
-        Defaults: the engine's settings.
+        Defaults: the engine's settings. ``complete`` names runs that scored every candidate
+        they hold (exact dense scores): a candidate missing from one (a paper not encoded yet)
+        is fused over the other runs instead of as that run's worst.
         """
-        return self._retrieval.fuse(runs, k, weights, method)
+        return self._retrieval.fuse(runs, k, weights, method, complete)
 
     def dense_query(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
         """The query's embedding, moved towards its top papers (Rocchio) when ``prf`` is set."""

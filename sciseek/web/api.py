@@ -1,15 +1,31 @@
-"""The JSON API: search, papers, similar papers, new and trending lists, upvotes."""
+"""The JSON API: search (a query, or a whole draft), papers, similar papers, new and trending
+lists, upvotes."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from sciseek.search import listings
+from sciseek.search.draft import MAX_CHARS, passages, search_draft_passages
 from sciseek.search.sorting import Sort
 
 from .site import MAX_K, MAX_QUERY, Mode, Site, paper_json, parse_filters
+
+
+class DraftSearch(BaseModel):
+    """A draft search: the text (at most ``MAX_CHARS`` characters) and the usual options."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(min_length=1, max_length=MAX_CHARS)
+    mode: Mode = "hybrid"
+    k: int = Field(10, ge=1, le=MAX_K)
+    date_from: str | None = Field(None, alias="from")
+    date_to: str | None = Field(None, alias="to")
+    category: list[str] | None = Field(None, max_length=50)
 
 
 def add_api_routes(app: FastAPI, site: Site) -> None:
@@ -59,6 +75,30 @@ def add_api_routes(app: FastAPI, site: Site) -> None:
                     "snippet": snippet_json(listings.snippet(site.engine, h.paper, q)),
                 }
                 for h in hits
+            ],
+        }
+
+    @app.post("/api/search")
+    def api_search_draft(body: DraftSearch) -> dict[str, Any]:
+        """Search with a whole draft (an abstract, an introduction): the papers related to the
+        text as a whole, found passage by passage (``sciseek.search.draft``). The hits are
+        those of ``GET /api/search``; each snippet is around the passage that found the paper.
+        """
+        filters = parse_filters(body.date_from, body.date_to, body.category)
+        found = search_draft_passages(site.engine, body.text, body.mode, body.k + 1, filters)
+        votes = listings.votes(site.engine, [d.hit.paper.id for d in found[: body.k]])
+        return {
+            "mode": body.mode,
+            "passages": len(passages(body.text)),
+            "offset": 0,
+            "more": len(found) > body.k,
+            "hits": [
+                {
+                    **d.hit.to_dict(),
+                    "snippet": snippet_json(listings.snippet(site.engine, d.hit.paper, d.passage)),
+                    "votes": votes.get(d.hit.paper.id, 0),
+                }
+                for d in found[: body.k]
             ],
         }
 

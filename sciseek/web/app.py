@@ -28,7 +28,7 @@ from .export import add_export_routes
 from .feeds import add_feed_routes
 from .pages import add_page_routes
 from .plumbing import Plumbing
-from .site import HERE, Site, empty_search
+from .site import DRAFT_BODY, HERE, Site, empty_search
 from .subscriptions import add_subscription_routes
 
 
@@ -78,7 +78,9 @@ def create_app(engine: Engine) -> FastAPI:
     add_subscription_routes(app, site)
     add_feed_routes(app, site)
     add_export_routes(app, site)
-    app.add_middleware(Plumbing, router=app.router)
+    app.add_middleware(
+        Plumbing, router=app.router, limits={"/api/search": DRAFT_BODY, "/draft": DRAFT_BODY}
+    )
     return app
 
 

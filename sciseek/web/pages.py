@@ -1,4 +1,5 @@
-"""The HTML pages: search, a page per paper, the New and Trending lists."""
+"""The HTML pages: search (by a query or a pasted draft), a page per paper, the New and
+Trending lists."""
 
 from __future__ import annotations
 
@@ -6,14 +7,24 @@ import time
 from typing import Annotated
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Form, Query, Request
+from fastapi import FastAPI, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
+from sciseek.errors import BadInput
 from sciseek.search import listings
+from sciseek.search.draft import passages, search_draft_passages
 from sciseek.search.sorting import Sort
 
 from .feeds import search_feed_url
-from .site import MAX_QUERY, PAGE_SIZE, Mode, Site, empty_search, parse_filters
+from .site import (
+    DRAFT_RESULTS,
+    MAX_QUERY,
+    PAGE_SIZE,
+    Mode,
+    Site,
+    empty_search,
+    parse_filters,
+)
 
 
 def add_page_routes(app: FastAPI, site: Site) -> None:
@@ -75,6 +86,46 @@ def add_page_routes(app: FastAPI, site: Site) -> None:
             "hits": hits,
             "has_next": more,
             "page_url": page_url,
+            "elapsed_ms": (time.perf_counter() - start) * 1000,
+        }
+        return site.page(request, "search.html", **ctx)
+
+    @app.post("/draft", response_class=HTMLResponse, include_in_schema=False)
+    def draft_page(
+        request: Request,
+        text: Annotated[str, Form()] = "",
+        mode: Annotated[Mode, Form()] = "hybrid",
+        date_from: Annotated[str | None, Form(alias="from")] = None,
+        date_to: Annotated[str | None, Form(alias="to")] = None,
+        category: Annotated[str | None, Form()] = None,
+    ):
+        """The papers related to a pasted draft as a whole; a bad draft keeps its text."""
+        ctx = empty_search() | {
+            "draft": text,
+            "mode": mode,
+            "date_from": date_from,
+            "date_to": date_to,
+            "category": category,
+        }
+        start = time.perf_counter()
+        try:
+            filters = parse_filters(date_from, date_to, [category] if category else None)
+            found = search_draft_passages(site.engine, text, mode, DRAFT_RESULTS, filters)
+        except BadInput as e:
+            return site.page(request, "search.html", e.status, error=str(e), **ctx)
+        except HTTPException as e:
+            return site.page(request, "search.html", e.status_code, error=str(e.detail), **ctx)
+        votes = listings.votes(site.engine, [d.hit.paper.id for d in found])
+        ctx |= {
+            "hits": [
+                {
+                    "paper": d.hit.paper,
+                    "snippet": listings.snippet(site.engine, d.hit.paper, d.passage),
+                    "votes": votes.get(d.hit.paper.id, 0),
+                }
+                for d in found
+            ],
+            "passages": len(passages(text)),
             "elapsed_ms": (time.perf_counter() - start) * 1000,
         }
         return site.page(request, "search.html", **ctx)

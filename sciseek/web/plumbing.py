@@ -5,14 +5,15 @@ Both are plain ASGI middleware around the FastAPI app:
 - ``HEAD`` is answered as the ``GET`` of the same URL without its body (uptime checkers use
   it), and ``OPTIONS`` with ``204`` and an ``Allow`` header naming the route's methods (``404``
   for a path no route serves).
-- A request body over ``MAX_BODY`` bytes is refused with ``413`` before any route reads it,
-  whether or not the client announced its length.
+- A request body over ``MAX_BODY`` bytes (or a larger limit given for the request's path) is
+  refused with ``413`` before any route reads it, whether or not the client announced its
+  length.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 from starlette.routing import Match
@@ -38,12 +39,20 @@ async def _json_error(send: Send, status: int, detail: str) -> None:
 
 
 class Plumbing:
-    """HEAD, OPTIONS and the body limit around ``app``, for the routes of ``router``."""
+    """HEAD, OPTIONS and the body limit around ``app``, for the routes of ``router``;
+    ``limits`` gives paths whose bodies may be larger than ``max_body`` their own limit."""
 
-    def __init__(self, app: ASGIApp, router: Any, max_body: int = MAX_BODY):
+    def __init__(
+        self,
+        app: ASGIApp,
+        router: Any,
+        max_body: int = MAX_BODY,
+        limits: Mapping[str, int] | None = None,
+    ):
         self.app = app
         self.router = router
         self.max_body = max_body
+        self.limits = dict(limits or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,8 +100,9 @@ class Plumbing:
     async def _limited(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = dict(scope.get("headers") or [])
         announced = headers.get(b"content-length", b"").decode("latin-1")
-        too_big = f"request body is larger than {self.max_body:,} bytes"
-        if announced.isdigit() and int(announced) > self.max_body:
+        limit = self.limits.get(scope.get("path", ""), self.max_body)
+        too_big = f"request body is larger than {limit:,} bytes"
+        if announced.isdigit() and int(announced) > limit:
             await _json_error(send, 413, too_big)
             return
         chunks, size = [], 0
@@ -102,7 +112,7 @@ class Plumbing:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body:
+            if size > limit:
                 await _json_error(send, 413, too_big)
                 return
             chunks.append(chunk)

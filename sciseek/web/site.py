@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 
 from sciseek.ingest.papers import Filters, InvalidFilter, Paper
 from sciseek.search import listings
+from sciseek.search.draft import MAX_CHARS
 from sciseek.search.engine import MODES, Engine, Hit
 from sciseek.search.sorting import SORT_DEPTH, SORTS, sorted_search
 
@@ -30,6 +31,10 @@ VOTER_COOKIE = "sciseek_voter"
 MAX_QUERY = 1000
 MAX_K = 100
 PAGE_SIZE = 10
+DRAFT_RESULTS = 20  # papers a draft search page shows
+# a draft's request body: its characters JSON-escaped (up to 12 bytes each, as a \uXXXX
+# surrogate pair) or form-encoded (up to 9), and the other fields
+DRAFT_BODY = 12 * MAX_CHARS + 16 * 1024
 
 Mode = Literal["bm25", "dense", "sparse", "hybrid"]
 assert set(Mode.__args__) == set(MODES)  # type: ignore[attr-defined]
@@ -186,4 +191,7 @@ def empty_search() -> dict[str, Any]:
         "has_next": False,
         "page_url": lambda n: "/",
         "elapsed_ms": 0.0,
+        "draft": None,
+        "draft_max": MAX_CHARS,
+        "passages": 0,
     }
