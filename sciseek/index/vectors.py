@@ -196,14 +196,21 @@ class DenseIndex(EncodedIndex):
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
         """Top-k (row id, inner product) for a query vector, restricted to ``allowed``."""
+        return self.search_many(query.reshape(1, -1), k, allowed)[0]
+
+    def search_many(
+        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> list[list[tuple[int, float]]]:
+        """``search`` for each row of ``queries`` (n x dim), in one call to the index."""
         self.refresh()
+        none: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
         with self._lock:
-            if self._index is None or self._index.ntotal == 0 or k <= 0:
-                return []
+            if self._index is None or self._index.ntotal == 0 or k <= 0 or len(queries) == 0:
+                return none
             params = None
             if allowed is not None:
                 if len(allowed) == 0:
-                    return []
+                    return none
                 selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
                 params = (
                     faiss.SearchParametersHNSW(sel=selector, efSearch=max(128, k))
@@ -211,9 +218,14 @@ class DenseIndex(EncodedIndex):
                     else faiss.SearchParameters(sel=selector)
                 )
             scores, ids = self._index.search(
-                query.reshape(1, -1).astype(np.float32), min(k, self._index.ntotal), params=params
+                np.ascontiguousarray(queries, dtype=np.float32),
+                min(k, self._index.ntotal),
+                params=params,
             )
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+        return [
+            [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+            for row_ids, row_scores in zip(ids, scores, strict=True)
+        ]
 
     def scores(self, query: np.ndarray, rowids: Sequence[int]) -> dict[int, float]:
         """Exact inner products of the query with the given papers' embeddings."""

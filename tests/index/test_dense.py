@@ -199,3 +199,16 @@ def test_hnsw_above_the_threshold_searches_filters_and_deletes(tmp_path, papers,
         e.delete(["2401.00001"])
         assert "2401.00001" not in ids(e.search(PARAPHRASE, mode="dense", k=12))
         assert len(e.search(PARAPHRASE, mode="dense", k=12)) == 11
+
+
+def test_many_queries_in_one_call_rank_as_each_alone(shared_engine):
+    dense = shared_engine.dense
+    queries = ["protein structure", "dense retrieval distillation", "graph neural networks"]
+    vectors = dense.encoder.encode_queries(queries)
+    allowed = np.array(sorted(r for r, _ in dense.search(vectors[0], 8)), dtype=np.int64)
+    for subset in (None, allowed):
+        together = dense.search_many(vectors, 5, subset)
+        alone = [dense.search(v, 5, subset) for v in vectors]
+        assert [[r for r, _ in run] for run in together] == [[r for r, _ in run] for run in alone]
+        assert len({tuple(r for r, _ in run) for run in together}) == len(queries)
+    assert dense.search_many(vectors[:0], 5) == []
