@@ -86,15 +86,21 @@ def test_the_path_chosen_for_this_cpu_matches_torch_fp32(use_cache, texts, refer
         ("openvino-fp32", FP32_MIN_COSINE),
     ],
 )
-def test_each_available_path_can_be_forced(
-    use_cache, monkeypatch, texts, reference, runtime, floor
+def test_each_path_can_be_forced_or_falls_back_to_torch(
+    use_cache, monkeypatch, caplog, texts, reference, runtime, floor
 ):
-    if runtime != "torch" and runtimes.available(runtime):
-        pytest.skip(runtimes.available(runtime))
-    enc = forced(monkeypatch, runtime)
     torch_label = "torch-bf16" if models.native_bf16() else "torch-fp32"
-    label = runtime if runtime != "torch" else torch_label
+    missing = runtime != "torch" and runtimes.available(runtime)
+    monkeypatch.setattr(models, "_warned", set())  # the warning is given once per process
+    with caplog.at_level(logging.WARNING, logger=models.__name__):
+        enc = forced(monkeypatch, runtime)
+    # a path this machine cannot run (openvino is only in the bench extra) falls back to
+    # torch with a warning that names why
+    label = torch_label if missing or runtime == "torch" else runtime
     assert enc.runtime == label
+    if missing:
+        warned = [r.getMessage() for r in caplog.records]
+        assert any(f"{runtime} unavailable ({missing}" in m for m in warned), warned
     got = enc.encode_texts(texts)
     assert cosines(got, reference).min() >= (floor if label != "torch-bf16" else 0.999)
     # queries and documents come from the same function: same text and batch, same vector
@@ -112,8 +118,9 @@ def test_an_unknown_forced_path_is_refused(use_cache, monkeypatch):
 def test_cuda_without_a_gpu_is_refused_with_the_way_out():
     import torch
 
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a CUDA device")
+    if torch.cuda.is_available():  # a GPU machine: the same request is served in fp16
+        assert Encoder(device="cuda").runtime == "cuda-fp16"
+        return
     with pytest.raises(DeviceUnavailable) as info:
         Encoder(device="cuda")
     assert isinstance(info.value, BadInput)
