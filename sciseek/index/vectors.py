@@ -99,6 +99,7 @@ class DenseIndex(EncodedIndex):
         self._chunk = -1  # last committed chunk reflected in memory
         self._deletes_seen = 0  # store generation whose deletions are applied in memory
         self._queries: dict[str, np.ndarray] = {}  # recent query vectors, oldest first
+        self._matrix: tuple[np.ndarray, np.ndarray] | None = None  # copy for ``embeddings``
 
     @property
     def encoder(self) -> Encoder:
@@ -130,6 +131,7 @@ class DenseIndex(EncodedIndex):
             if self._index is not None and (generation, chunk) == (self._loaded, self._chunk):
                 return
             store_generation = self.store.generation
+            self._matrix = None
             if self._index is None:
                 self._rebuild()
             else:
@@ -226,6 +228,24 @@ class DenseIndex(EncodedIndex):
             [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
             for row_ids, row_scores in zip(ids, scores, strict=True)
         ]
+
+    def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, embeddings) of every paper in memory: aligned read-only arrays of shapes
+        (n,) and (n, dim), for scoring all papers with one matrix product. The copy (4 bytes
+        per dimension per paper) is kept until the index changes."""
+        self.refresh()
+        with self._lock:
+            if self._matrix is None:
+                if self._index is None or self._index.ntotal == 0:
+                    dim = self._index.d if self._index is not None else 0
+                    ids, vectors = np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+                else:
+                    ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+                    vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
+                ids.flags.writeable = False
+                vectors.flags.writeable = False
+                self._matrix = (ids, vectors)
+            return self._matrix
 
     def scores(self, query: np.ndarray, rowids: Sequence[int]) -> dict[int, float]:
         """Exact inner products of the query with the given papers' embeddings."""

@@ -128,6 +128,28 @@ def test_incremental_add_and_delete_in_the_vector_index(engine):
     assert stats["dense"]["documents"] == stats["papers"] == 12
 
 
+@pytest.mark.parametrize("hnsw", [False, True])
+def test_all_embeddings_follow_adds_and_deletes(tmp_path, papers, monkeypatch, hnsw):
+    import sciseek.index.vectors as vectors
+
+    if hnsw:
+        monkeypatch.setattr(vectors, "HNSW_THRESHOLD", 5)
+    with Engine.open(tmp_path / "d") as e:
+        e.add(papers)
+        rowids, matrix = e.dense.embeddings()
+        assert matrix.shape == (12, 384) and len(rowids) == 12 and not matrix.flags.writeable
+        for r, v in zip(rowids, matrix, strict=True):
+            assert np.array_equal(v, e.dense.vector(int(r)))
+        assert e.dense.embeddings()[1] is matrix  # kept while nothing changes
+        gone = e.store.rowid("2401.00001")
+        e.delete(["2401.00001"])
+        e.add([Paper("bees-1", "Honeybee colony collapse", "Mites weaken hives.")])
+        rowids, matrix = e.dense.embeddings()
+        assert gone not in rowids and e.store.rowid("bees-1") in rowids and len(matrix) == 12
+        for r, v in zip(rowids, matrix, strict=True):
+            assert np.array_equal(v, e.dense.vector(int(r)))
+
+
 def test_embeddings_are_stored_and_not_recomputed(tmp_path, papers, monkeypatch):
     data = tmp_path / "d"
     with Engine.open(data) as e:
