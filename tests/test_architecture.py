@@ -14,6 +14,7 @@ LAYERS = [
     {"index"},
     {"search"},
     {"quality", "digests", "harvest", "export"},
+    {"library"},
     {"web"},
     {"cli"},
 ]

@@ -1,0 +1,1 @@
+"""A reader's library: saved papers and tags, and recommendations learned from them."""
