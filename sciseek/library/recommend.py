@@ -159,7 +159,11 @@ def _fit(
         weights[out_rows[out_rows >= 0]] = 0.0
     if y.sum() == 0 or y.sum() == len(y) or matrix.matrix.shape[1] == 0:
         return _fit(corpus, positives, negatives, "centroid", seed)
-    svm = LinearSVC(class_weight="balanced", C=SVM_C, max_iter=10_000, tol=1e-6, random_state=seed)
+    # the dual solver, as arxiv-sanity had it (3x faster here than the primal one that
+    # dual="auto" picks for more papers than terms, with the same ranking)
+    svm = LinearSVC(
+        C=SVM_C, class_weight="balanced", dual=True, max_iter=10_000, tol=1e-6, random_state=seed
+    )
     svm.fit(matrix.matrix, y, sample_weight=weights)
     return _Tfidf(corpus, matrix, svm)
 
