@@ -39,7 +39,7 @@ LINEAR_C = 1.0
 SVM_C = 0.01
 FOLDS = 5  # held-out folds for the threshold
 THRESHOLD_QUANTILE = 0.2  # the threshold: this quantile of the held-out positives' scores
-_SCAN = 512  # candidates loaded at a time while dropping excluded categories
+_SCAN = 1024  # at most this many candidates loaded at a time
 
 
 class InvalidRecommendation(BadInput, ValueError):
@@ -133,9 +133,12 @@ def _fit(
             query = query - NEGATIVE_PULL * _unit(vectors[negatives].mean(axis=0))
         return _Dense(corpus, query)
     if method == "linear":
-        taken = np.concatenate([positives, negatives, held_out if held_out is not None else []])
+        free = np.ones(len(vectors), dtype=bool)
+        free[positives] = free[negatives] = False
+        if held_out is not None:
+            free[held_out] = False
         rng = np.random.default_rng(seed)
-        pool = np.setdiff1d(np.arange(len(vectors)), taken.astype(np.int64))
+        pool = np.flatnonzero(free)
         sampled = rng.choice(pool, min(SAMPLED_NEGATIVES, len(pool)), replace=False)
         sampled.sort()
         x = vectors[np.concatenate([positives, negatives, sampled])]
@@ -230,9 +233,10 @@ def _top(
 ) -> list[Recommendation]:
     chosen: list[tuple[Paper, int]] = []
     store = corpus.engine.store
-    step = max(_SCAN, 2 * k)
-    for start in range(0, len(order), step):
+    start, step = 0, 2 * k  # a block of candidates, doubled while exclusions thin it
+    while start < len(order):
         block = [int(i) for i in order[start : start + step]]
+        start, step = start + step, min(2 * step, _SCAN)
         papers = store.get_by_rowids([int(corpus.rowids[i]) for i in block])
         for i in block:
             paper = papers.get(int(corpus.rowids[i]))

@@ -114,6 +114,9 @@ def test_exclude_filters_and_excluded_categories_hold(shared, stored, method):
         p for p in papers.values() if p.id != IR and not {"cs.CL", "cs.LG"} & set(p.categories)
     ]
     assert sorted(ids(no_cl)) == sorted(p.id for p in expected)
+    # the retrieval papers nearest to a retrieval paper excluded, the next ones fill the list
+    no_ir = recommend(shared, [IR], k=3, exclude_categories={"cs.IR"}, method=method)
+    assert len(no_ir) == 3 and not any("cs.IR" in r.paper.categories for r in no_ir)
 
 
 def test_author_filter_holds(shared):
