@@ -7,8 +7,8 @@ them. The matrix is kept per store and follows the store's changes: papers writt
 built are transformed with the fitted vocabulary and replace their old rows, deleted papers are
 dropped, and the vocabulary is fitted again once more than ``REFIT_SHARE`` of the rows changed.
 On the 74,728 arXiv papers it holds 6.9 M non-zeros (about 85 MB as float64, the type liblinear
-reads; building it peaks near 1.5 GB) and takes about 35 s on a 2-core CPU (benchmarks/recommend.py
-measures it).
+reads; building it takes 1.3 GB more memory at its peak) and takes 35-65 s to build on a 2-core
+CPU (benchmarks/recommend.py measures it).
 """
 
 from __future__ import annotations
