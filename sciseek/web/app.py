@@ -3,7 +3,8 @@
 Every asset is served by the app itself (no CDN, no build step). User and paper text is
 escaped by Jinja2's autoescaping. ``create_app`` assembles the parts: the JSON API (``api``),
 the pages (``pages``), the day, category and author lists (``browse``), the subscription
-routes (``subscriptions``), the Atom and RSS feeds (``feeds``), the BibTeX/RIS/CSL-JSON
+routes (``subscriptions``), sign-in and the reader's library (``accounts``, ``library``,
+``library_api``), the Atom and RSS feeds (``feeds``), the BibTeX/RIS/CSL-JSON
 downloads (``export``) and what they share (``site``).
 """
 
@@ -19,13 +20,18 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from sciseek.digests.tokens import secret_key
+from sciseek.library.accounts import Accounts
+from sciseek.library.shelf import Library
 from sciseek.search.engine import Engine
 
+from .accounts import Readers, add_account_routes
 from .api import add_api_routes
 from .browse import add_browse_routes
 from .errors import add_error_handlers
 from .export import add_export_routes
 from .feeds import add_feed_routes
+from .library import add_library_routes
+from .library_api import add_library_api_routes
 from .pages import add_page_routes
 from .plumbing import Plumbing
 from .site import DRAFT_BODY, HERE, Site, empty_search
@@ -38,6 +44,8 @@ def create_app(engine: Engine) -> FastAPI:
     add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     site = Site(engine, secret_key(engine.data_dir), Jinja2Templates(directory=HERE / "templates"))
+    readers = Readers(site, Accounts.open(engine.data_dir), Library.open(engine.data_dir))
+    site.viewer = readers.context
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -64,6 +72,10 @@ def create_app(engine: Engine) -> FastAPI:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException):
+        if wants_html(request) and exc.status_code == 401:
+            return site.page(
+                request, "signin.html", 401, error=str(exc.detail), sent=None, confirm_token=None
+            )
         if wants_html(request):
             return site.page(
                 request, "search.html", exc.status_code, error=str(exc.detail), **empty_search()
@@ -78,6 +90,9 @@ def create_app(engine: Engine) -> FastAPI:
     add_subscription_routes(app, site)
     add_feed_routes(app, site)
     add_export_routes(app, site)
+    add_account_routes(app, site, readers)
+    add_library_routes(app, site, readers)
+    add_library_api_routes(app, site, readers)
     app.add_middleware(
         Plumbing, router=app.router, limits={"/api/search": DRAFT_BODY, "/draft": DRAFT_BODY}
     )

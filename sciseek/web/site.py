@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -47,6 +48,8 @@ class Site:
     engine: Engine
     key: bytes
     templates: Jinja2Templates
+    # context every page adds for the request (the signed-in reader, set by the library routes)
+    viewer: Callable[[Request], dict[str, Any]] | None = None
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         """A rendered template with the context every page has."""
@@ -54,6 +57,9 @@ class Site:
         context.setdefault("active", None)
         context.setdefault("feed_url", None)  # the page's Atom feed, if it has one
         context.setdefault("feed_title", "sciseek")
+        for name, value in (self.viewer(request) if self.viewer else {}).items():
+            context.setdefault(name, value)
+        context.setdefault("reader", None)
         context["rss_url"] = rss_twin(context["feed_url"])
         context["total_papers"] = self.engine.store.count()
         # the counts are read only while encoding is behind, not on every page
