@@ -57,8 +57,8 @@ class Site:
         context.setdefault("active", None)
         context.setdefault("feed_url", None)  # the page's Atom feed, if it has one
         context.setdefault("feed_title", "sciseek")
-        for name, value in (self.viewer(request) if self.viewer else {}).items():
-            context.setdefault(name, value)
+        for key, value in (self.viewer(request) if self.viewer else {}).items():
+            context.setdefault(key, value)
         context.setdefault("reader", None)
         context["rss_url"] = rss_twin(context["feed_url"])
         context["total_papers"] = self.engine.store.count()
