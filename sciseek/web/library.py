@@ -33,7 +33,10 @@ def tag_url(name: str) -> str:
 
 def local(url: str, fallback: str) -> str:
     """``url`` if it is a path on this site, else ``fallback`` (no open redirects)."""
-    if url.startswith("/") and not url.startswith(("//", "/\\")):
+    # browsers drop tabs and newlines from a URL and read "\\" as "/": "/\t/x" is "//x"
+    if any(c <= " " or c == "\\" for c in url):
+        return fallback
+    if url.startswith("/") and not url.startswith("//"):
         return url
     return fallback
 

@@ -54,6 +54,14 @@ def test_the_save_control_is_for_signed_in_readers(app, ada):
         follow_redirects=False,
     )
     assert r.status_code == 303 and r.headers["location"] == "/library/tag/dense%20ir"
+    for elsewhere in ("//evil.example/", "/\t/evil.example/", "/\\evil.example", "javascript:x"):
+        r = ada.post(
+            "/library/save",
+            data={"paper_id": P[1], "tag": "dense ir", "back": elsewhere},
+            headers=SITE,
+            follow_redirects=False,
+        )
+        assert r.headers["location"] == "/library/tag/dense%20ir", elsewhere
     assert ada.post("/library/save", data={"paper_id": P[2], "tag": "x"}).status_code == 403
     tags = ada.get("/api/library/tags").json()
     assert [(t["name"], t["count"]) for t in tags] == [("Dense IR", 2)]
