@@ -33,7 +33,7 @@ from sciseek.storage.clock import iso, utcnow
 from sciseek.storage.sqlite import connect, transaction
 
 SIGNIN_TTL = dt.timedelta(minutes=30)  # how long a sign-in link works
-SESSION_TTL = dt.timedelta(days=30)  # how long a session lasts without use
+SESSION_TTL = dt.timedelta(days=30)  # how long a session lasts
 KEEP_REQUESTS = max(RATE_WINDOW, SIGNIN_TTL)  # how long a request row is kept
 
 SCHEMA = """
@@ -195,6 +195,7 @@ class Accounts:
             row = db.execute("SELECT id, email, created FROM readers WHERE email=?", (email,))
             reader = Reader(*row.fetchone())
             token = secrets.token_urlsafe(32)
+            db.execute("DELETE FROM reader_sessions WHERE expires <= ?", (iso(now),))
             db.execute(
                 "INSERT INTO reader_sessions(token_hash, reader_id, created, expires)"
                 " VALUES (?, ?, ?, ?)",
