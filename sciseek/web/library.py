@@ -108,6 +108,7 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
             expr=expr or None,
             show_seen=bool(show_seen),
         )
+        seen_before = library.seen(reader.id) if show_seen else set()
         library.mark_seen(reader.id, [r.paper.id for r in found.items])
         titles = {}
         for r in found.items:
@@ -124,6 +125,7 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
             active="library",
             found=found,
             titles=titles,
+            seen=seen_before,
             tag=found.label if found.source == "tag" else "",
             expr=expr,
             show_seen=show_seen,

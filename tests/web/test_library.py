@@ -150,6 +150,8 @@ def test_recommendations_say_why_and_drop_seen_and_not_relevant_papers(engine, a
     assert f'/papers/{near}"' not in ada.get("/library/recommended?tag=ir").text
     again = ada.get("/library/recommended", params={"tag": "ir", "show_seen": 1})
     assert f'class="title" href="/papers/{near}"' in again.text
+    assert '<span class="seen">seen</span>' in again.text
+    assert '<span class="seen">' not in page.text
 
     r = ada.post(
         "/library/not-relevant",
