@@ -75,10 +75,17 @@ class Readers:
         )
 
     def context(self, request: Request) -> dict:
-        """What every page shows of the reader: who they are and their tag names."""
+        """What every page shows of the reader: who they are, their tag names, and the tags
+        a paper is saved under (``saved_in(paper_id)``)."""
         reader = self.current(request)
-        tags = [t.name for t in self.library.tags(reader.id)] if reader else []
-        return {"reader": reader, "reader_tags": tags}
+        if reader is None:
+            return {"reader": None, "reader_tags": [], "saved_in": lambda paper_id: []}
+        tags = [t.name for t in self.library.tags(reader.id)]
+
+        def saved_in(paper_id: str) -> list[str]:
+            return self.library.tags_of(reader.id, paper_id)
+
+        return {"reader": reader, "reader_tags": tags, "saved_in": saved_in}
 
 
 def add_account_routes(app: FastAPI, site: Site, readers: Readers) -> None:

@@ -66,6 +66,10 @@ def test_the_save_control_is_for_signed_in_readers(app, ada):
     tags = ada.get("/api/library/tags").json()
     assert [(t["name"], t["count"]) for t in tags] == [("Dense IR", 2)]
     assert '<option value="Dense IR">' in ada.get("/new").text  # the tag is offered again
+    paper = ada.get(f"/papers/{P[0]}").text
+    assert 'class="saved-in">in <a href="/library/tag/Dense%20IR">Dense IR</a>' in paper
+    unsaved = ada.get(f"/papers/{P[3]}").text.partition('<section id="similar">')[0]
+    assert 'action="/library/save"' in unsaved and 'class="saved-in"' not in unsaved
     bad = ada.post("/library/save", data={"paper_id": "nope", "tag": "x"}, headers=SITE)
     assert bad.status_code == 404 and "no paper with id" in bad.text
 
