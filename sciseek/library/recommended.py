@@ -14,8 +14,8 @@ from sciseek.search.engine import Engine
 
 from .errors import LibraryError
 from .expressions import select
+from .recommend import Recommendation, recommend
 from .shelf import Library
-from .standin import Recommendation, recommend
 
 MAX_RECOMMENDATIONS = 100
 
