@@ -12,6 +12,7 @@ import argparse
 import datetime as dt
 import errno
 import os
+import signal
 import socket
 import sys
 import threading
@@ -97,14 +98,43 @@ class _Server:
         self.thread.join(10)
 
 
-def _encode_while_serving(engine: Engine) -> None:
+class _CtrlC:
+    """Ctrl-C noted by a handler that only sets a flag, read by the demo's waiting loops.
+
+    A KeyboardInterrupt raised at an arbitrary point can be swallowed by library code the
+    main thread happens to be in; a flag cannot. A second Ctrl-C raises at once.
+    """
+
+    def __init__(self) -> None:
+        self.pressed = threading.Event()
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        if self.pressed.is_set():
+            raise KeyboardInterrupt
+        self.pressed.set()
+
+    def wait(self, seconds: float) -> None:
+        """Sleep up to ``seconds``; KeyboardInterrupt if Ctrl-C was pressed."""
+        if self.pressed.wait(seconds):
+            raise KeyboardInterrupt
+
+    def restore(self) -> None:
+        """Put the previous handler back."""
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+def _encode_while_serving(engine: Engine, ctrl_c: _CtrlC) -> None:
     """Wait for the background encoding, showing its progress; returns when it is done."""
     state = engine.index_progress()["dense"]
     engine.catch_up_in_background()
     done = state["documents"]
     with progress_bar(state["pending"], "encoding") as bar:
         while True:
-            time.sleep(1.0)
+            ctrl_c.wait(1.0)
             state = engine.index_progress()["dense"]
             if state["documents"] > done:
                 bar.update(state["documents"] - done)
@@ -143,7 +173,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"try:  sciseek search 'your question'{where}",
             flush=True,
         )
+        ctrl_c = _CtrlC()
         try:
+            ctrl_c.wait(0)
             if not ready:
                 print(
                     "encoding the papers for dense and hybrid search in the background; the"
@@ -151,11 +183,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                     file=sys.stderr,
                     flush=True,
                 )
-                _encode_while_serving(engine)
+                _encode_while_serving(engine, ctrl_c)
                 print(f"every paper encoded ({time.monotonic() - start:.0f} s after start)")
                 _sample(engine, "hybrid", "hybrid")
             while server.thread.is_alive():
-                time.sleep(0.5)
+                ctrl_c.wait(0.5)
         except KeyboardInterrupt:
             print("\nstopping after the chunk being encoded ...", file=sys.stderr, flush=True)
             server.stop()
@@ -174,6 +206,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 os._exit(INTERRUPTED)
             return INTERRUPTED
         finally:
+            ctrl_c.restore()
             server.stop()
     return code
 
