@@ -166,7 +166,9 @@ def _print_previews(engine: Engine, now: dt.datetime | None, threshold: float | 
 
 def cmd_digest_send(args: argparse.Namespace) -> int:
     from sciseek.digests.digest import send_digests
+    from sciseek.library.tagsend import send_tag_digests
 
+    output = Path(args.output) if args.output else None
     with open_engine(args) as engine:
         report = send_digests(
             engine,
@@ -174,15 +176,24 @@ def cmd_digest_send(args: argparse.Namespace) -> int:
             dry_run=args.dry_run,
             max_papers=args.max_papers,
             threshold=args.threshold,
-            output=Path(args.output) if args.output else None,
+            output=output,
+            log=print,
+        )
+        tags = send_tag_digests(
+            engine,
+            now=args.now,
+            dry_run=args.dry_run,
+            max_papers=args.max_papers,
+            output=output,
             log=print,
         )
         if args.dry_run:
             _print_previews(engine, args.now, args.threshold)
     print(report.summary(dry_run=args.dry_run))
-    for email, why in report.failed:
+    print(tags.summary(dry_run=args.dry_run))
+    for email, why in [*report.failed, *tags.failed]:
         print(f"error: digest for {email} not sent: {why}", file=sys.stderr)
-    return 1 if report.failed else 0
+    return 1 if report.failed or tags.failed else 0
 
 
 # -- parsers -------------------------------------------------------------------------------
@@ -314,7 +325,9 @@ def add_job_commands(
         "a week) one email with the papers added since the last one that match their "
         "interests above the calibrated relevance threshold; nothing when none do. Each "
         "paper reaches each subscriber at most once; failed sends are retried next run. "
-        "--dry-run also shows what each subscriber's interests brought over the last week.",
+        "--dry-run also shows what each subscriber's interests brought over the last week. "
+        "Then the same for the readers' tag digests: the new papers their tag's model scores "
+        "above its calibrated threshold (--threshold applies to query digests only).",
     )
     d.add_argument("--dry-run", action="store_true", help="select and render, send nothing")
     d.add_argument(

@@ -25,6 +25,7 @@ from sciseek.digests.tokens import ExpiredToken, InvalidToken
 from sciseek.library.accounts import SESSION_TTL, Accounts, Reader
 from sciseek.library.shelf import Library
 from sciseek.library.signin import check_signin_link, follow_signin_link, send_signin_link
+from sciseek.library.tagdigests import TagDigests
 
 from .site import Site
 
@@ -33,11 +34,13 @@ SESSION_COOKIE = "sciseek_session"
 
 @dataclass
 class Readers:
-    """The signed-in reader of a request, and the accounts and library tables behind it."""
+    """The signed-in reader of a request, and the accounts, library and tag digest tables
+    behind it."""
 
     site: Site
     accounts: Accounts
     library: Library
+    tagdigests: TagDigests
 
     def _sign(self, token: str) -> str:
         mac = hmac.new(self.site.key, f"session:{token}".encode(), hashlib.sha256)

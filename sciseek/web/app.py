@@ -4,8 +4,8 @@ Every asset is served by the app itself (no CDN, no build step). User and paper 
 escaped by Jinja2's autoescaping. ``create_app`` assembles the parts: the JSON API (``api``),
 the pages (``pages``), the day, category and author lists (``browse``), the subscription
 routes (``subscriptions``), sign-in and the reader's library (``accounts``, ``library``,
-``library_api``), the Atom and RSS feeds (``feeds``), the BibTeX/RIS/CSL-JSON
-downloads (``export``) and what they share (``site``).
+``library_api``), tag digests (``tagdigests``), the Atom and RSS feeds (``feeds``), the
+BibTeX/RIS/CSL-JSON downloads (``export``) and what they share (``site``).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from fastapi.templating import Jinja2Templates
 from sciseek.digests.tokens import secret_key
 from sciseek.library.accounts import Accounts
 from sciseek.library.shelf import Library
+from sciseek.library.tagdigests import TagDigests
 from sciseek.search.engine import Engine
 
 from .accounts import Readers, add_account_routes
@@ -36,6 +37,7 @@ from .pages import add_page_routes
 from .plumbing import Plumbing
 from .site import DRAFT_BODY, HERE, Site, empty_search
 from .subscriptions import add_subscription_routes
+from .tagdigests import add_tag_digest_routes
 
 
 def create_app(engine: Engine) -> FastAPI:
@@ -44,7 +46,12 @@ def create_app(engine: Engine) -> FastAPI:
     add_error_handlers(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     site = Site(engine, secret_key(engine.data_dir), Jinja2Templates(directory=HERE / "templates"))
-    readers = Readers(site, Accounts.open(engine.data_dir), Library.open(engine.data_dir))
+    readers = Readers(
+        site,
+        Accounts.open(engine.data_dir),
+        Library.open(engine.data_dir),
+        TagDigests.open(engine.data_dir),
+    )
     site.viewer = readers.context
 
     # -- plumbing ------------------------------------------------------------------------
@@ -93,6 +100,7 @@ def create_app(engine: Engine) -> FastAPI:
     add_account_routes(app, site, readers)
     add_library_routes(app, site, readers)
     add_library_api_routes(app, site, readers)
+    add_tag_digest_routes(app, site, readers)
     app.add_middleware(
         Plumbing, router=app.router, limits={"/api/search": DRAFT_BODY, "/draft": DRAFT_BODY}
     )

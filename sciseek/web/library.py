@@ -1,5 +1,6 @@
 """The library pages: tags with counts, a tag's papers with notes, recommendations, and the
-forms that save, remove, annotate and mark papers.
+forms that save, remove, annotate and mark papers (the tag digest forms are in
+``tagdigests``).
 
 Every page needs a session (401 without one) and shows only the signed-in reader's rows;
 every form posts same-site only and answers with a redirect back to the page it came from.
@@ -44,6 +45,7 @@ def local(url: str, fallback: str) -> str:
 def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
     """The library's pages and forms."""
     engine, page, same_site, library = site.engine, site.page, site.same_site, readers.library
+    tagdigests = readers.tagdigests
 
     def again(url: str) -> RedirectResponse:
         return RedirectResponse(url, status_code=303)
@@ -55,11 +57,12 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
     @app.get("/library", response_class=HTMLResponse, include_in_schema=False)
     def library_page(request: Request, expr: Annotated[str, Query(max_length=MAX_EXPRESSION)] = ""):
         reader = readers.require(request)
-        selected, error = None, None
+        selected, error, expr_digest = None, None, None
         if expr.strip():
             try:
                 ids = select(library, reader.id, expr)
                 selected = entries(reader.id, ids, {p: library.note(reader.id, p) for p in ids})
+                expr_digest = tagdigests.for_expr(reader.id, expr)
             except BadInput as e:
                 error = str(e)
         return page(
@@ -72,6 +75,8 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
             selected=selected,
             error=error,
             tag_url=tag_url,
+            digests=tagdigests.of(reader.id),
+            digest=expr_digest,
         )
 
     @app.get("/library/tag/{name}", response_class=HTMLResponse, include_in_schema=False)
@@ -88,6 +93,7 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
             items=entries(reader.id, [s.paper_id for s in saved], notes),
             tag_url=tag_url,
             max_note=MAX_NOTE,
+            digest=tagdigests.for_tag(reader.id, tag.name),
         )
 
     @app.get("/library/recommended", response_class=HTMLResponse, include_in_schema=False)
