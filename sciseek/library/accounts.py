@@ -6,7 +6,8 @@ request (``request_signin``) records a single-use nonce that the mailed link car
 ``signin``); following the link (``redeem``) uses the nonce up, creates the reader on first
 use and opens a session. A session is a random token of which only a hash is stored, so
 signing out and deleting the account revoke it. Deleting an account deletes every row of the
-reader (the library's tables cascade) and the subscriber with the same address.
+reader (the library's tables, tag digests and their sent-log included, cascade) and the
+subscriber with the same address.
 
 Tables: ``readers``, ``reader_sessions`` and ``signin_requests`` (the nonces, and the rate
 limits of ``digests.limits``: per address, per client, for the whole server).
@@ -232,8 +233,8 @@ class Accounts:
         return Reader(*row) if row else None
 
     def delete(self, reader: Reader) -> bool:
-        """Delete a reader with their sessions and library (the tables cascade) and the
-        subscriber with the same address; whether a subscription was deleted too."""
+        """Delete a reader with their sessions, library and tag digests (the tables cascade)
+        and the subscriber with the same address; whether a subscription was deleted too."""
         with self._write() as db:
             db.execute("DELETE FROM readers WHERE id=?", (reader.id,))
             # links mailed before the deletion no longer sign in

@@ -165,6 +165,8 @@ def test_deleting_the_account_deletes_its_rows_and_subscription(engine, app, smt
             assert r.status_code == 201
         browser.post("/api/library/marks", json={"paper_id": "2404.00008"}, headers=SITE)
         browser.post("/api/library/seen", json={"paper_ids": ["2405.00009"]}, headers=SITE)
+        r = browser.post("/api/library/digests", json={"tag": "ir"}, headers=SITE)
+        assert r.status_code == 201
     ada.post("/signin", data={"email": "ada@example.org"}, headers=SITE)
     unused = signin_link(smtp, "ada@example.org")
 
@@ -186,6 +188,7 @@ def test_deleting_the_account_deletes_its_rows_and_subscription(engine, app, smt
         "library_notes": "reader_id",
         "library_marks": "reader_id",
         "library_seen": "reader_id",
+        "library_digests": "reader_id",
     }
     with sqlite3.connect(engine.store.path) as db:
         ids = dict(db.execute("SELECT email, id FROM readers"))
