@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import FastAPI, Form, HTTPException, Query, Request, Response
+from fastapi import FastAPI, Form, HTTPException, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -26,6 +26,8 @@ from sciseek.library.tagsend import UNSUBSCRIBE_PATH
 from .accounts import Readers
 from .library import FORM_BACK, FORM_TAG, local, tag_url
 from .site import Site
+
+DigestId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 class TagDigestRequest(BaseModel):
@@ -73,7 +75,7 @@ def add_tag_digest_routes(app: FastAPI, site: Site, readers: Readers) -> None:
         return RedirectResponse(local(back, digest_json(digest)["url"]), status_code=303)
 
     @app.post("/library/digests/{digest_id}/delete", include_in_schema=False)
-    def delete_form(request: Request, digest_id: int, back: FORM_BACK = ""):
+    def delete_form(request: Request, digest_id: DigestId, back: FORM_BACK = ""):
         same_site(request)
         reader = readers.require(request)
         digests.delete(reader.id, digest_id)
@@ -98,7 +100,7 @@ def add_tag_digest_routes(app: FastAPI, site: Site, readers: Readers) -> None:
         return digest_json(create(reader.id, req.tag, req.expr, req.frequency))
 
     @app.delete("/api/library/digests/{digest_id}", status_code=204)
-    def api_delete(request: Request, digest_id: int) -> Response:
+    def api_delete(request: Request, digest_id: DigestId) -> Response:
         """Turn a tag digest off; 404 if the reader has no such digest."""
         same_site(request)
         digests.delete(readers.require(request).id, digest_id)

@@ -212,6 +212,8 @@ def test_no_reader_reaches_another_readers_library(app, ada, bob):
     save(ada, "secret", P[0], note="ada's private note")
     ada.post("/api/library/marks", json={"paper_id": P[2], "tag": "secret"}, headers=SITE)
     ada.post("/api/library/seen", json={"paper_ids": [P[3]]}, headers=SITE)
+    digest = ada.post("/api/library/digests", json={"tag": "secret"}, headers=SITE).json()
+    d = f"/api/library/digests/{digest['id']}"
     before = ada.get("/api/library/tags/secret").json()
     t = "/library/tag/secret"
     tried = [  # in order: bob's own tag of the same name comes last
@@ -241,6 +243,11 @@ def test_no_reader_reaches_another_readers_library(app, ada, bob):
         ("GET", "/api/account", None, None, (200,)),
         ("GET", "/account", None, None, (200,)),
         ("POST", "/account/delete", None, None, (200,)),  # asks for confirmation only
+        ("POST", "/library/digests", {"tag": "secret"}, None, (404,)),
+        ("POST", f"/library/digests/{digest['id']}/delete", None, None, (404,)),
+        ("POST", "/api/library/digests", {"tag": "secret"}, None, (404,)),
+        ("DELETE", d, None, None, (404,)),
+        ("GET", "/api/library/digests", None, None, (200,)),
         ("POST", "/library/save", {"paper_id": P[1], "tag": "secret"}, None, (200,)),
         ("POST", "/api/library/tags/secret", {"paper_id": P[1]}, None, (201,)),
         ("DELETE", "/api/library/tags/secret", None, None, (204,)),  # bob's own tag of that name
@@ -261,6 +268,7 @@ def test_no_reader_reaches_another_readers_library(app, ada, bob):
     missing = {r for r in routes if not any(r[0] == m and _matches(r[1], u) for m, u in covered)}
     assert not missing, missing
     assert ada.get("/api/library/tags/secret").json() == before
+    assert ada.get("/api/library/digests").json() == [digest]
     assert ada.get("/api/library/marks").json()[0]["paper_id"] == P[2]
     assert ada.get("/api/library/seen").json() == [P[3]]
     assert bob.get("/api/library/papers").json()["papers"] == []
