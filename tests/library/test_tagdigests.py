@@ -67,7 +67,7 @@ def mails_to(smtp, address: str):
 
 
 def test_a_tag_digest_mails_the_new_papers_above_the_threshold_once(
-    engine, smtp, cli, ada, library, digests
+    engine, smtp, cli, ada, library, digests, tmp_path
 ):
     for pid in IR:
         library.save(ada.id, "IR", pid)
@@ -77,6 +77,11 @@ def test_a_tag_digest_mails_the_new_papers_above_the_threshold_once(
 
     code, out, err = cli("digest", "send", "--now", days(0.5))
     assert code == 0 and "0 tag digests due" in out, err  # daily: not a day yet
+    previews = tmp_path / "previews"
+    code, out, err = cli("digest", "send", "--dry-run", "--now", days(1), "--output", str(previews))
+    assert code == 0 and "1 tag digests due: would send 1" in out, err
+    assert "Knowledge Distillation" in (previews / "tag-digest-1.html").read_text()
+    assert not smtp.inbox.messages and digests.sent(ada.id) == []  # nothing sent or recorded
     code, out, err = cli("digest", "send", "--now", days(1))
     assert code == 0, err
     assert "1 tag digests due: sent 1" in out
