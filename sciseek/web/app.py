@@ -37,6 +37,7 @@ from .pages import add_page_routes
 from .plumbing import Plumbing
 from .site import DRAFT_BODY, HERE, Site, empty_search
 from .subscriptions import add_subscription_routes
+from .tag_lists import add_tag_list_routes
 from .tagdigests import add_tag_digest_routes
 
 
@@ -95,12 +96,13 @@ def create_app(engine: Engine) -> FastAPI:
     add_page_routes(app, site)
     add_browse_routes(app, site)
     add_subscription_routes(app, site)
-    add_feed_routes(app, site)
+    feed_answer = add_feed_routes(app, site)
     add_export_routes(app, site)
     add_account_routes(app, site, readers)
     add_library_routes(app, site, readers)
     add_library_api_routes(app, site, readers)
     add_tag_digest_routes(app, site, readers)
+    add_tag_list_routes(app, site, readers, feed_answer)
     app.add_middleware(
         Plumbing, router=app.router, limits={"/api/search": DRAFT_BODY, "/draft": DRAFT_BODY}
     )

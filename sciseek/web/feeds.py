@@ -149,8 +149,12 @@ def _page_of(papers: list[Paper]) -> tuple[list[Paper], bool]:
     return papers[:FEED_PAGE_SIZE], len(papers) > FEED_PAGE_SIZE
 
 
-def add_feed_routes(app: FastAPI, site: Site) -> None:
-    """Register ``/feeds/...`` in both formats on ``app``."""
+FeedAnswer = Callable[[Request, str, Listing], Response]
+
+
+def add_feed_routes(app: FastAPI, site: Site) -> FeedAnswer:
+    """Register ``/feeds/...`` in both formats on ``app``; returns the function that answers a
+    feed request for a ``Listing`` (validators included), for feeds registered elsewhere."""
     versions = Versions()
 
     def answer(request: Request, fmt: str, listing: Listing) -> Response:
@@ -300,6 +304,7 @@ def add_feed_routes(app: FastAPI, site: Site) -> None:
                 response_class=Response,
                 responses={200: {"content": {FORMATS[fmt][1].split(";")[0]: {}}}, 304: {}},
             )
+    return answer
 
 
 def _name(value: str, what: str) -> str:

@@ -21,6 +21,7 @@ from sciseek.library.shelf import MAX_NOTE, MAX_TAG_LENGTH
 
 from .accounts import Readers
 from .site import Site
+from .tag_lists import tag_feed_url
 
 FORM_TAG = Annotated[str, Form(max_length=MAX_TAG_LENGTH + 40)]
 FORM_ID = Annotated[str, Form(max_length=200)]
@@ -94,6 +95,8 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
             tag_url=tag_url,
             max_note=MAX_NOTE,
             digest=tagdigests.for_tag(reader.id, tag.name),
+            feed_url=tag_feed_url(site.key, reader.id, tag.name),
+            feed_title=f"sciseek: {tag.name} (private link)",
         )
 
     @app.get("/library/recommended", response_class=HTMLResponse, include_in_schema=False)

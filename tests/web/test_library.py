@@ -219,6 +219,7 @@ def test_no_reader_reaches_another_readers_library(app, ada, bob):
     tried = [  # in order: bob's own tag of the same name comes last
         ("GET", "/library", None, {"expr": "secret"}, (422,)),
         ("GET", t, None, None, (404,)),
+        ("GET", f"{t}/export", None, {"format": "bibtex"}, (404,)),
         ("GET", "/library/recommended", None, {"tag": "secret"}, (404,)),
         ("POST", f"{t}/remove", {"paper_id": P[0]}, None, (404,)),
         ("POST", f"{t}/rename", {"new_name": "mine"}, None, (404,)),
