@@ -39,9 +39,11 @@ def recommended(
     expr: str | None = None,
     show_seen: bool = False,
     k: int = 20,
+    exclude_categories: tuple[str, ...] = (),
 ) -> Recommended:
     """Up to ``k`` recommendations for a tag, a tag expression or (neither given) the whole
-    library. Raises UnknownTag, BadExpression or LibraryError."""
+    library, leaving out papers in any of ``exclude_categories``. Raises UnknownTag,
+    BadExpression or LibraryError."""
     if tag and expr:
         raise LibraryError("ask for a tag or a tag expression, not both")
     if not 1 <= k <= MAX_RECOMMENDATIONS:
@@ -61,5 +63,10 @@ def recommended(
     exclude = set(library.saved(reader_id)) | set(negatives)
     if not show_seen:
         exclude |= library.seen(reader_id)
-    items = recommend(engine, positives, negatives, k=k, exclude=exclude) if positives else []
+    categories = tuple(c.strip() for c in exclude_categories if c.strip())
+    items = (
+        recommend(engine, positives, negatives, k=k, exclude=exclude, exclude_categories=categories)
+        if positives
+        else []
+    )
     return Recommended(source, label, positives, items)

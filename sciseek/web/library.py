@@ -8,6 +8,7 @@ every form posts same-site only and answers with a redirect back to the page it 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 from urllib.parse import quote, urlencode
 
@@ -105,9 +106,11 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
         tag: Annotated[str, Query(max_length=MAX_TAG_LENGTH + 40)] = "",
         expr: Annotated[str, Query(max_length=MAX_EXPRESSION)] = "",
         show_seen: Annotated[int, Query(ge=0, le=1)] = 0,
+        exclude: Annotated[str, Query(max_length=500)] = "",
     ):
         """Recommendations; the papers shown are marked seen, so the next visit shows new
-        ones (``show_seen=1`` shows seen papers too)."""
+        ones (``show_seen=1`` shows seen papers too); ``exclude`` lists categories to leave
+        out (``cs.CV, eess.IV``)."""
         reader = readers.require(request)
         found = recommended(
             engine,
@@ -116,6 +119,7 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
             tag=tag or None,
             expr=expr or None,
             show_seen=bool(show_seen),
+            exclude_categories=tuple(re.split(r"[\s,]+", exclude)),
         )
         seen_before = library.seen(reader.id) if show_seen else set()
         library.mark_seen(reader.id, [r.paper.id for r in found.items])
@@ -125,7 +129,16 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
                 near = engine.get(r.because)
                 titles[r.because] = near.title if near else r.because
         query = urlencode(
-            {k: v for k, v in {"tag": tag, "expr": expr, "show_seen": show_seen}.items() if v}
+            {
+                k: v
+                for k, v in {
+                    "tag": tag,
+                    "expr": expr,
+                    "exclude": exclude,
+                    "show_seen": show_seen,
+                }.items()
+                if v
+            }
         )
         here = "/library/recommended" + (f"?{query}" if query else "")
         return page(
@@ -137,6 +150,7 @@ def add_library_routes(app: FastAPI, site: Site, readers: Readers) -> None:
             seen=seen_before,
             tag=found.label if found.source == "tag" else "",
             expr=expr,
+            exclude=exclude,
             show_seen=show_seen,
             here=here,
             tag_url=tag_url,

@@ -179,13 +179,22 @@ def add_library_api_routes(app: FastAPI, site: Site, readers: Readers) -> None:
         expr: Annotated[str | None, Query(max_length=MAX_EXPRESSION)] = None,
         show_seen: Annotated[int, Query(ge=0, le=1)] = 0,
         k: Annotated[int, Query(ge=1, le=MAX_RECOMMENDATIONS)] = 20,
+        exclude: Annotated[list[str] | None, Query(max_length=100)] = None,
     ) -> dict[str, Any]:
         """Papers like a tag's (``tag``), a tag expression's (``expr``) or the whole library's
-        saved papers, without saved, not-relevant and (unless ``show_seen=1``) seen papers.
-        Nothing is marked seen: POST the ones shown to ``/api/library/seen``."""
+        saved papers, without saved, not-relevant and (unless ``show_seen=1``) seen papers,
+        and without papers in an ``exclude`` category (repeatable). Nothing is marked seen:
+        POST the ones shown to ``/api/library/seen``."""
         reader = readers.require(request)
         found = recommended(
-            engine, library, reader.id, tag=tag, expr=expr, show_seen=bool(show_seen), k=k
+            engine,
+            library,
+            reader.id,
+            tag=tag,
+            expr=expr,
+            show_seen=bool(show_seen),
+            k=k,
+            exclude_categories=tuple(exclude or ()),
         )
         return {
             "source": found.source,

@@ -282,3 +282,18 @@ def _matches(template: str, url: str) -> bool:
     return len(parts) == len(given) and all(
         p == g or (p.startswith("{") and g) for p, g in zip(parts, given, strict=True)
     )
+
+
+def test_recommendations_leave_out_excluded_categories(engine, ada):
+    save(ada, "ir", P[0])
+    params = {"tag": "ir", "k": 10, "show_seen": 1}
+    every = ada.get("/api/library/recommended", params=params).json()["recommendations"]
+    dropped = every[0]["categories"][0]
+    assert any(dropped not in f["categories"] for f in every)  # the exclusion leaves some
+    kept = ada.get("/api/library/recommended", params={**params, "exclude": [dropped]}).json()
+    ids = [f["id"] for f in kept["recommendations"]]
+    assert ids and all(dropped not in f["categories"] for f in kept["recommendations"])
+    page = ada.get("/library/recommended", params={**params, "exclude": f" {dropped}, x.Y"})
+    assert page.status_code == 200 and f'name="exclude" value=" {dropped}, x.Y"' in page.text
+    assert all(f'/papers/{f["id"]}"' not in page.text for f in every if dropped in f["categories"])
+    assert f'/papers/{ids[0]}"' in page.text
