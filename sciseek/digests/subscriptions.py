@@ -15,16 +15,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sciseek.errors import BadInput
 from sciseek.storage.clock import iso, utcnow
-from sciseek.storage.sqlite import add_column, connect, transaction
+from sciseek.storage.sqlite import StoreTables, add_column
 
 from .interests import (
     FREQUENCIES,
@@ -140,39 +138,15 @@ def _row(row: tuple) -> Subscriber:
     )
 
 
-class Subscriptions:
+class Subscriptions(StoreTables):
     """The subscriber tables of one data dir, through a connection of their own."""
 
+    SCHEMAS = (_SCHEMA,)
+
     def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        self._db = connect(self.path, synchronous=None, foreign_keys=True)
-        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='papers'").fetchone():
-            self._db.close()
-            raise FileNotFoundError(f"{self.path} is not a sciseek store")
-        self._db.executescript(_SCHEMA)
+        super().__init__(path)
         # added later: the (hashed) client address a request came from
         add_column(self._db, "subscription_requests", "client", "TEXT")
-
-    @classmethod
-    def open(cls, data_dir: str | Path) -> Subscriptions:
-        """The subscriptions of the data dir (its store must exist)."""
-        return cls(Path(data_dir) / "sciseek.db")
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
-
-    def __enter__(self) -> Subscriptions:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, transaction(self._db) as db:
-            yield db
 
     # -- reads ---------------------------------------------------------------------------
 

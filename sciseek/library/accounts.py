@@ -18,12 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sciseek.digests.interests import normalise_email
@@ -31,7 +26,7 @@ from sciseek.digests.limits import CLIENT_LIMIT, RATE_LIMIT, RATE_WINDOW, TOTAL_
 from sciseek.digests.subscriptions import Subscriptions
 from sciseek.digests.tokens import InvalidToken
 from sciseek.storage.clock import iso, utcnow
-from sciseek.storage.sqlite import connect, transaction
+from sciseek.storage.sqlite import StoreTables
 
 SIGNIN_TTL = dt.timedelta(minutes=30)  # how long a sign-in link works
 SESSION_TTL = dt.timedelta(days=30)  # how long a session lasts
@@ -81,47 +76,14 @@ class Reader:
         return {"id": self.id, "email": self.email, "created": self.created}
 
 
-def open_db(path: Path) -> sqlite3.Connection:
-    """A connection to a store's SQLite file with the reader tables in it."""
-    db = connect(path, synchronous=None, foreign_keys=True)
-    if not db.execute("SELECT 1 FROM sqlite_master WHERE name='papers'").fetchone():
-        db.close()
-        raise FileNotFoundError(f"{path} is not a sciseek store")
-    db.executescript(SCHEMA)
-    return db
-
-
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-class Accounts:
+class Accounts(StoreTables):
     """The reader tables of one data dir, through a connection of their own."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        self._db = open_db(self.path)
-
-    @classmethod
-    def open(cls, data_dir: str | Path) -> Accounts:
-        """The accounts of the data dir (its store must exist)."""
-        return cls(Path(data_dir) / "sciseek.db")
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
-
-    def __enter__(self) -> Accounts:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, transaction(self._db) as db:
-            yield db
+    SCHEMAS = (SCHEMA,)
 
     # -- sign-in -------------------------------------------------------------------------
 

@@ -12,19 +12,15 @@ query reads another reader's rows.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import unicodedata
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sciseek.ingest.papers import normalise_id
 from sciseek.storage.clock import iso, utcnow
-from sciseek.storage.sqlite import transaction
+from sciseek.storage.sqlite import StoreTables
 
-from .accounts import open_db
+from .accounts import SCHEMA as ACCOUNT_SCHEMA
 from .errors import LibraryError, TagExists, UnknownPaper, UnknownTag
 from .marks import Marks
 
@@ -125,34 +121,10 @@ def check_note(value: Any) -> str:
     return note
 
 
-class Library(Marks):
+class Library(Marks, StoreTables):
     """The library tables of one data dir, through a connection of their own."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        self._db = open_db(self.path)
-        self._db.executescript(SCHEMA)
-
-    @classmethod
-    def open(cls, data_dir: str | Path) -> Library:
-        """The library of the data dir (its store must exist)."""
-        return cls(Path(data_dir) / "sciseek.db")
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
-
-    def __enter__(self) -> Library:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, transaction(self._db) as db:
-            yield db
+    SCHEMAS = (ACCOUNT_SCHEMA, SCHEMA)
 
     def _rows(self, sql: str, *args: Any) -> list[tuple]:
         with self._lock:

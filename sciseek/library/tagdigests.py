@@ -16,20 +16,16 @@ digests found it). Both go with the reader (``ON DELETE CASCADE`` from ``readers
 from __future__ import annotations
 
 import datetime as dt
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sciseek.digests.interests import FREQUENCIES
 from sciseek.digests.tokens import make_token
 from sciseek.storage.clock import iso, utcnow
-from sciseek.storage.sqlite import transaction
+from sciseek.storage.sqlite import StoreTables
 
-from .accounts import open_db
+from .accounts import SCHEMA as ACCOUNT_SCHEMA
 from .errors import LibraryError
 from .expressions import MAX_EXPRESSION, select
 from .shelf import SCHEMA as LIBRARY_SCHEMA
@@ -129,35 +125,10 @@ def check_expression(value: Any) -> str:
     return " ".join(value.split())
 
 
-class TagDigests:
+class TagDigests(StoreTables):
     """The tag digest tables of one data dir, through a connection of their own."""
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._lock = threading.RLock()
-        self._db = open_db(self.path)
-        self._db.executescript(LIBRARY_SCHEMA)
-        self._db.executescript(SCHEMA)
-
-    @classmethod
-    def open(cls, data_dir: str | Path) -> TagDigests:
-        """The tag digests of the data dir (its store must exist)."""
-        return cls(Path(data_dir) / "sciseek.db")
-
-    def close(self) -> None:
-        """Close the connection."""
-        self._db.close()
-
-    def __enter__(self) -> TagDigests:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        with self._lock, transaction(self._db) as db:
-            yield db
+    SCHEMAS = (ACCOUNT_SCHEMA, LIBRARY_SCHEMA, SCHEMA)
 
     def _one(self, where: str, *args: Any) -> TagDigest | None:
         with self._lock:

@@ -7,11 +7,14 @@ per-model encoding tables) is opened with ``connect`` and written inside ``trans
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 
 BUSY_TIMEOUT = 60  # seconds a statement waits for another connection's write lock
+STORE_FILE = "sciseek.db"  # the paper store's file in a data dir
 
 
 def connect(
@@ -57,3 +60,44 @@ def add_column(db: sqlite3.Connection, table: str, column: str, declaration: str
     if column not in {row[1] for row in db.execute(f"PRAGMA table_info({table})")}:
         with transaction(db):
             db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
+class StoreTables:
+    """Tables of their own inside a data dir's store file, through a connection of their own.
+
+    A subclass names its ``SCHEMAS`` (run in order when it opens); it is opened by data dir
+    (``open``), used as a context manager, and writes inside ``_write``. Opening a file that
+    is not a sciseek store raises FileNotFoundError.
+    """
+
+    SCHEMAS: tuple[str, ...] = ()
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._db = connect(self.path, synchronous=None, foreign_keys=True)
+        if not self._db.execute("SELECT 1 FROM sqlite_master WHERE name='papers'").fetchone():
+            self._db.close()
+            raise FileNotFoundError(f"{self.path} is not a sciseek store")
+        for schema in self.SCHEMAS:
+            self._db.executescript(schema)
+
+    @classmethod
+    def open(cls, data_dir: str | Path) -> Self:
+        """These tables in the data dir's store (which must exist)."""
+        return cls(Path(data_dir) / STORE_FILE)
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, transaction(self._db) as db:
+            yield db
