@@ -43,8 +43,8 @@ def add_tag_list_routes(app: FastAPI, site: Site, readers: Readers, answer: Feed
     library = readers.library
     site.templates.env.globals["tag_export_url"] = tag_export_url
 
-    def papers_of(reader_id: int, tag: str) -> list:
-        ids = list(reversed(library.tag_papers(reader_id, tag)))  # newest saved first
+    def papers_of(reader_id: int, tag: str, start: int = 0, stop: int | None = None) -> list:
+        ids = list(reversed(library.tag_papers(reader_id, tag)))[start:stop]  # newest first
         found = [site.engine.get(i) for i in ids]
         return [p for p in found if p is not None]  # a paper deleted since it was saved
 
@@ -71,18 +71,18 @@ def add_tag_list_routes(app: FastAPI, site: Site, readers: Readers, answer: Feed
             claims = read_token(site.key, token, FEED_PURPOSE)
             try:
                 tag = library.tag(int(claims["r"]), str(claims["t"])).name
-                papers = papers_of(int(claims["r"]), tag)
+                start = (page - 1) * FEED_PAGE_SIZE  # one more paper tells a next page
+                papers = papers_of(int(claims["r"]), tag, start, start + FEED_PAGE_SIZE + 1)
             except (UnknownTag, KeyError, ValueError):
                 raise HTTPException(404, detail="this feed's tag no longer exists") from None
-            start = (page - 1) * FEED_PAGE_SIZE
             listing = Listing(
                 path=f"/feeds/tag/{token}",
                 params=[],
                 html=f"/library/tag/{quote(tag, safe='')}",
                 title=f"sciseek: {tag}",
                 subtitle=f"The papers saved under the tag {tag}, the latest first.",
-                papers=papers[start : start + FEED_PAGE_SIZE],
-                more=len(papers) > start + FEED_PAGE_SIZE,
+                papers=papers[:FEED_PAGE_SIZE],
+                more=len(papers) > FEED_PAGE_SIZE,
                 page=page,
             )
             return answer(request, fmt, listing)

@@ -62,3 +62,19 @@ def test_a_tag_feed_is_readable_by_its_private_url_until_the_tag_goes(app, ada):
     ada.post("/library/tag/ir/delete", headers=SITE)
     gone = reader.get(atom)
     assert gone.status_code == 404 and "no longer exists" in gone.text
+
+
+def test_a_tag_feed_pages_its_papers(app, ada, monkeypatch):
+    from sciseek.web import tag_lists
+
+    monkeypatch.setattr(tag_lists, "FEED_PAGE_SIZE", 1)
+    save(ada, "ir", P[0])
+    save(ada, "ir", P[1])
+    atom, _ = feed_links(ada.get("/library/tag/ir").text)
+    reader = TestClient(app)
+    first = feedparser.parse(reader.get(atom).content)
+    second = feedparser.parse(reader.get(atom, params={"page": 2}).content)
+    assert [e.link.rsplit("/papers/", 1)[1] for e in first.entries] == [P[1]]
+    assert [e.link.rsplit("/papers/", 1)[1] for e in second.entries] == [P[0]]
+    assert any(link.rel == "next" for link in first.feed.links)
+    assert not any(link.rel == "next" for link in second.feed.links)
