@@ -25,7 +25,12 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sciseek.search.relevance import SHORT_BM25_CAP  # noqa: E402
+
 KINDS = ("keyword", "liked", "description", "claim")
+SHORT_THRESHOLDS = [round(0.025 * i, 3) for i in range(1, 37)]
 THRESHOLDS = [round(0.05 * i, 2) for i in range(2, 19)]
 
 
@@ -35,6 +40,12 @@ def features(rows: list, model: str) -> np.ndarray:
     s = np.log(np.clip(np.array([r[1] for r in rows], dtype=float), 1, 64))
     rank = np.log1p(np.array([r[5] for r in rows], dtype=float))
     z = np.array([r[7] for r in rows])
+    if model.startswith("short"):  # short topic phrases: z, and with "+lex" the words
+        cols = [z]
+        if "lex" in model:
+            bm25 = np.minimum(np.array([r[8] for r in rows]), SHORT_BM25_CAP)
+            cols += [bm25, np.array([r[9] for r in rows])]
+        return np.column_stack([*cols, np.ones_like(z)])
     cols = [cos]
     if "len" in model:
         cols += [cos * s, s]
@@ -98,6 +109,32 @@ def main() -> None:
         for k in KINDS:
             precision, recall, f1 = prf(pt[tk == k], yt[tk == k], t)
             print(f"| {k} | {precision:.3f} | {recall:.3f} | {f1:.3f} |")
+    short_models(rows)
+
+
+def short_models(rows: list) -> None:
+    """The short-phrase models, fitted and thresholded (best F1) on the fit week's keyword
+    pairs alone, reported on the test week's: ``short`` (z alone) and ``short+lex`` (z, the
+    capped BM25 share and the terms' coverage), the one ``relevance.py`` ships."""
+    fit_rows = [r for r in rows if r[6] == "fit" and r[3] == "keyword"]
+    test_rows = [r for r in rows if r[6] == "test" and r[3] == "keyword"]
+    print("\nshort topic phrases (keyword pairs only)")
+    print(
+        "| model | coefficients (z, [bm25, coverage,] constant) | threshold | fit F1 "
+        "| test precision | test recall | test F1 |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|")
+    for model in ("short", "short+lex"):
+        x, y = features(fit_rows, model), np.array([r[2] for r in fit_rows], dtype=float)
+        beta = fit(x, y, np.ones(len(y)))
+        p = 1 / (1 + np.exp(-(x @ beta)))
+        t = max(SHORT_THRESHOLDS, key=lambda t: prf(p, y, t)[2])
+        xt, yt = features(test_rows, model), np.array([r[2] for r in test_rows], dtype=float)
+        precision, recall, f1 = prf(1 / (1 + np.exp(-(xt @ beta))), yt, t)
+        print(
+            f"| {model} | {np.round(beta, 4).tolist()} | {t} | {prf(p, y, t)[2]:.3f} "
+            f"| {precision:.3f} | {recall:.3f} | {f1:.3f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -5,22 +5,29 @@ No set of judged short interests exists for these papers, so they are derived (B
 
 - ``keyword``: topic phrases of 2-4 words mined from the *titles* of papers published before
   the fit week (frequent n-grams that neither start nor end with a stop word and hold no
-  generic word such as "approach"). A later paper is judged relevant to a phrase when its title
-  states it, or its abstract states it at least twice; a paper whose abstract mentions it once
-  is left unjudged (neither counted as a hit nor as a false positive); every other paper is
-  judged not relevant. Phrases are split into fit and test halves by a hash of the phrase.
+  generic word such as "approach"; words compared stemmed, so "models" and "modeling" are one
+  word). A later paper is judged relevant to a phrase when its title states it, or its
+  abstract states it at least twice. It is left unjudged (counted neither as a hit nor as a
+  false positive) when its abstract states it once, its title holds the phrase's words in
+  another order or form ("mitigating hallucinations" for "hallucination mitigation"), or it
+  uses the phrase's acronym ("MoE", "GNNs"). Every other paper is judged not relevant. Phrases
+  are split into fit and test halves by a hash of the phrase.
 - ``liked``: a liked paper from before the fit week whose title holds a phrase, judged with
   that phrase's judgments (a reader who liked a paper on the topic wants papers on the topic).
 - ``description``: the arXiv category descriptions below as long interests; a paper is
   relevant when it is filed or cross-listed under the category, and not relevant otherwise.
 - ``claim``: SciFact claims with their BEIR judgments (train split to fit, test to report).
 
-The judgments are lexical (title and abstract text) or by category, and the relevance model
-is scored on embeddings, so they do not leak into the features being tested.
+The keyword judgments are lexical, so they favour a model that reads words: the short-phrase
+model does (BM25 and the share of the phrase's terms a paper holds, next to the embedding
+z-score), and BENCHMARKS.md says how far that carries, with a sample of sent papers judged by
+reading (``digest_audit.tsv``) next to the lexical figures. Liked papers, descriptions and
+claims are scored on embeddings alone.
 """
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import json
@@ -31,13 +38,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tantivy
+
+VERSION = 3  # of the judgment rules: a change rebuilds the cached judgments, not the data dir
 STOP_WORDS = (
     "a an and are as at be by for from in into is it its of on or over the their this to "
     "under using via what when where which with without we our how can do does beyond toward "
     "towards through between vs versus not does across within per all any more less than "
     "us you your after before about against while"
 )
-STOP = set(STOP_WORDS.split())
+_STEMMER = (
+    tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.raw())
+    .filter(tantivy.Filter.lowercase())
+    .filter(tantivy.Filter.stemmer("english"))
+    .build()
+)
+STOP_RAW = set(STOP_WORDS.split())
 # Words that make a title n-gram a phrasing habit rather than a topic.
 GENERIC_WORDS = (
     "approach approache framework method study analysis novel new case effective efficient "
@@ -46,7 +62,7 @@ GENERIC_WORDS = (
     "simple scalable robust fast better role impact systematic comprehensive survey review "
     "paper work task tasks model-based driven aware guided free via"
 )
-GENERIC = set(GENERIC_WORDS.split())
+GENERIC_RAW = set(GENERIC_WORDS.split())
 
 # Category descriptions, abridged from arXiv's category taxonomy: the categories that papers of
 # this listing (primary cs.CV, cs.CL, cs.AI, cs.IT, cs.GT, cs.CE, cs.GR) are filed or cross-listed
@@ -79,14 +95,19 @@ CATEGORIES = {
 }
 
 
+@functools.cache
+def _stem(word: str) -> str:
+    return (_STEMMER.analyze(word) or [word])[0]
+
+
 def tokens(text: str) -> list[str]:
-    """Lower-cased words with a crude plural folding, the unit every judgment compares."""
-    out = []
-    for t in re.findall(r"[a-z0-9]+", text.lower()):
-        if len(t) > 3 and t.endswith("s") and not t.endswith("ss"):
-            t = t[:-1]
-        out.append(t)
-    return out
+    """Lower-cased words, stemmed (Snowball English: "models", "modeling" -> "model"), the unit
+    every judgment compares."""
+    return [_stem(t) for t in re.findall(r"[a-z0-9]+", text.lower())]
+
+
+STOP = {_stem(w) for w in STOP_RAW}
+GENERIC = {_stem(w) for w in GENERIC_RAW}
 
 
 def occurrences(words: str, phrase: tuple[str, ...]) -> int:
@@ -167,9 +188,47 @@ class Interest:
     categories: tuple[str, ...] = ()
 
 
+def acronym(phrase: tuple) -> str | None:
+    """The phrase's initials when they make an acronym of 3 letters or more ("moe", "gnn")."""
+    initials = "".join(w[0] for w in phrase)
+    return initials if len(initials) >= 3 else None
+
+
+def acronyms(text: str) -> set[str]:
+    """The words of ``text`` written as acronyms (two capitals or more), lower-cased, a plural
+    "s" dropped: "MoE", "GNNs", "LLM"."""
+    found = set()
+    for word in re.findall(r"[A-Za-z]+", text):
+        if sum(c.isupper() for c in word) >= 2:
+            word = word[:-1] if word.endswith("s") else word
+            found.add(word.lower())
+    return found
+
+
+def _same_word(a: str, b: str) -> bool:
+    return a == b or (len(a) >= 6 and len(b) >= 6 and a[:6] == b[:6])
+
+
+def states_words(words: str, phrase: tuple) -> bool:
+    """Whether every content word of ``phrase`` is in ``words`` in some order or form
+    ("mitigating hallucinations" for "hallucination mitigation")."""
+    have = words.split()
+    return all(any(_same_word(w, t) for t in have) for w in phrase if w not in ("of", "and"))
+
+
+def _uses(short: str | None, paper: dict) -> bool:
+    return short is not None and short in acronyms(paper["title"] + " " + paper["abstract"])
+
+
 def judge_phrase(phrase: tuple, papers: list[dict]) -> tuple[set[str], set[str]]:
-    """(relevant ids, unjudged ids) of ``papers`` for a topic phrase."""
+    """(relevant ids, unjudged ids) of ``papers`` for a topic phrase.
+
+    Relevant: the title states the phrase, or the abstract states it twice or more. Unjudged
+    (counted neither way): the abstract states it once, the title holds its words in another
+    order or form, or the title or abstract uses its acronym. Not relevant: the rest.
+    """
     relevant, unjudged = set(), set()
+    short = acronym(phrase)
     for p in papers:
         if occurrences(p["_title"], phrase):
             relevant.add(p["id"])
@@ -177,7 +236,7 @@ def judge_phrase(phrase: tuple, papers: list[dict]) -> tuple[set[str], set[str]]
         n = occurrences(p["_abstract"], phrase)
         if n >= 2:
             relevant.add(p["id"])
-        elif n == 1:
+        elif n == 1 or states_words(p["_title"], phrase) or _uses(short, p):
             unjudged.add(p["id"])
     return relevant, unjudged
 

@@ -1,6 +1,6 @@
 """Digest quality per kind of interest: simulated days of new papers through the real selection.
 
-python benchmarks/digest_quality.py [--work DIR] [--start 2026-06-15] [--weeks 1]
+python benchmarks/digest_quality.py [--work DIR] [--start 2026-06-15] [--weeks 3]
     [--keyword 60] [--liked 20] [--claims 100] [--pairs FILE]
 
 For each kind of interest (``digest_judgments``: short keyword phrases, liked papers, long
@@ -71,8 +71,10 @@ def _week(start: str, weeks: int, offset_days: int = 0) -> tuple[str, str]:
 def build_arxiv(args: argparse.Namespace, work: Path) -> tuple[Path, dict]:
     """The arXiv data dir and its interests {"fit": [...], "test": [...]} with the days."""
     tag = f"arxiv-{args.start}-{args.weeks}w-fit{args.fit_start}-bg{args.background}-s{args.seed}"
-    data_dir, cache = work / tag, work / f"{tag}-interests-{args.keyword}-{args.liked}.json"
-    if cache.exists() and (data_dir / "sciseek.db").exists():
+    data_dir = work / tag
+    cache = work / f"{tag}-interests-{args.keyword}-{args.liked}-v{dj.VERSION}.json"
+    built = (data_dir / "sciseek.db").exists()
+    if cache.exists() and built:
         return data_dir, json.loads(cache.read_text())
     papers = dj.load_arxiv(Path(args.shared) / "arxiv" / "papers.jsonl.gz")
     fit_from, fit_to = _week(args.fit_start, 1)
@@ -95,12 +97,16 @@ def build_arxiv(args: argparse.Namespace, work: Path) -> tuple[Path, dict]:
         ]
     out["fit_days"] = _days(fit_week)
     out["test_days"] = _days(window)
+    # The judgments may change without the papers changing: then only the liked papers that
+    # are new to the data dir are added.
     background = random.Random(args.seed).sample(older, args.background)
     store = {p["id"]: p for p in background + seeds + fit_week + window}
     start = time.perf_counter()
     with Engine.open(data_dir, log=lambda m: None) as engine:
-        engine.add([_paper(p) for p in store.values()])
-    print(f"arxiv: {len(store)} papers indexed in {time.perf_counter() - start:.0f} s", flush=True)
+        missing = [_paper(p) for p in store.values() if not built or engine.get(p["id"]) is None]
+        engine.add(missing)
+    took = time.perf_counter() - start
+    print(f"arxiv: {len(missing)} papers indexed in {took:.0f} s", flush=True)
     cache.write_text(json.dumps(out))
     return data_dir, out
 
@@ -178,6 +184,7 @@ def simulate(engine: Engine, interests: list[dict], days: list[list[str]]) -> di
                     k["digests"] += 1
                     k["papers"] += len(matches)
                 sent |= {m.paper.id for m in matches}
+            k.setdefault("sent_pairs", set()).update((interest["text"], i) for i in sent)
             k["interest_weeks"] += 1
             k["sent_judged"] += len(sent - unjudged)
             k["hits"] += len(sent & relevant)
@@ -186,6 +193,22 @@ def simulate(engine: Engine, interests: list[dict], days: list[list[str]]) -> di
                 k["weeks_with_relevant"] += 1
                 k["weeks_empty"] += not sent
     return per_kind
+
+
+def load_audit(path: Path) -> dict[tuple[str, str], int]:
+    """{(phrase, paper id): 1 on topic, 0 not} of the read-and-judged sample."""
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return {(q, pid): int(on) for q, pid, on, _ in (ln.split("\t") for ln in lines)}
+
+
+def audited(k: dict, audit: dict[tuple[str, str], int]) -> str:
+    """How many of the papers sent that the audit covers were judged on topic by reading."""
+    covered = [audit[p] for p in k.get("sent_pairs", ()) if p in audit]
+    if not covered:
+        return "none of the sent papers is in the audit"
+    on = sum(covered)
+    share = on / len(covered)
+    return f"{on} of the {len(covered)} sent papers the audit covers are on topic ({share:.0%})"
 
 
 def _row(kind: str, k: dict) -> str:
@@ -215,10 +238,11 @@ def scifact_f1(engine: Engine, claims: list[dict], depth: int = 100) -> tuple[fl
 
 
 def pairs(engine: Engine, interests: list[dict], days: list[list[str]], part: str) -> list:
-    """Judged digest candidates [cosine, query words, label, kind, interest no, rank, part, z]
-    of each interest on each day (for claims over the whole corpus, as in calibration); z is
-    how many standard deviations the cosine stands above the query's cosines with a seeded
-    sample of the stored papers."""
+    """Judged digest candidates [cosine, query words, label, kind, interest no, rank, part, z,
+    bm25, coverage] of each interest on each day (for claims over the whole corpus, as in
+    calibration); z is how many standard deviations the cosine stands above the query's
+    cosines with a seeded sample of the stored papers, bm25 and coverage are
+    ``LexicalIndex.matches``'s."""
     dense = engine.dense
     count = engine.store.count()
     background = random.Random(0).sample(range(1, count + 1), min(BACKGROUND, count))
@@ -239,14 +263,16 @@ def pairs(engine: Engine, interests: list[dict], days: list[list[str]], part: st
                 hits = engine.search(query, mode="hybrid", k=k, filters=filters)
             rowids = [engine.store.rowid(h.paper.id) for h in hits]
             cos = dense.scores(qvec, [r for r in rowids if r is not None])
+            words = engine.lexical.matches(query, [h.paper.id for h in hits])
             for rank, (h, r) in enumerate(zip(hits, rowids, strict=True)):
                 if r is None or r not in cos or h.paper.id in unjudged:
                     continue
                 label = int(h.paper.id in relevant)
                 z = (float(cos[r]) - mean) / std
-                out.append(
-                    [float(cos[r]), query_words(query), label, interest["kind"], n, rank, part, z]
-                )
+                bm25, coverage = words.get(r, (0.0, 0.0))
+                kind = interest["kind"]
+                out.append([float(cos[r]), query_words(query), label, kind, n, rank, part, z])
+                out[-1] += [bm25, coverage]
     return out
 
 
@@ -257,14 +283,21 @@ def main() -> None:
     )
     parser.add_argument("--work", default=tempfile.gettempdir() + "/sciseek-digest")
     parser.add_argument("--start", default="2026-06-15", help="first simulated day")
-    parser.add_argument("--weeks", type=int, default=1, help="simulated weeks")
+    parser.add_argument("--weeks", type=int, default=3, help="simulated weeks")
     parser.add_argument("--fit-start", default="2026-06-01", help="the fit week's first day")
     parser.add_argument("--background", type=int, default=500, help="older papers in store")
-    parser.add_argument("--keyword", type=int, default=60, help="keyword interests per half")
+    parser.add_argument(
+        "--keyword", type=int, default=400, help="keyword interests per half (at most)"
+    )
     parser.add_argument("--liked", type=int, default=20, help="liked-paper interests per half")
     parser.add_argument("--claims", type=int, default=100, help="SciFact test claims simulated")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--pairs", metavar="FILE", help="also write judged candidate pairs")
+    parser.add_argument(
+        "--audit",
+        default=str(Path(__file__).resolve().parent / "digest_audit.tsv"),
+        help="keyword-interest papers judged by reading (phrase, paper, on_topic, sample)",
+    )
     parser.add_argument(
         "--pairs-only", action="store_true", help="with --pairs: skip the simulation"
     )
@@ -285,6 +318,8 @@ def main() -> None:
             figures = simulate(engine, arxiv["test"], arxiv["test_days"])
             for kind in ("keyword", "liked", "description"):
                 print(_row(kind, figures[kind]), flush=True)
+            audit = load_audit(Path(args.audit))
+            keyword_audit = audited(figures["keyword"], audit)
         if args.pairs:
             all_pairs += pairs(engine, arxiv["fit"], arxiv["fit_days"], "fit")
             all_pairs += pairs(engine, arxiv["test"], arxiv["test_days"], "test")
@@ -292,6 +327,7 @@ def main() -> None:
         if not args.pairs_only:
             figures = simulate(engine, scifact["test"], scifact["test_days"])
             print(_row("claim", figures["claim"]), flush=True)
+            print(f"\nkeyword, read and judged ({args.audit}): {keyword_audit}")
             precision, recall, f1, kept = scifact_f1(engine, scifact["all_test"])
             print(
                 f"\nSciFact test, top-100 hybrid candidates of each of "

@@ -4,8 +4,9 @@ Candidates are the papers added to the store since the subscriber's watermark an
 to them, retrieved by hybrid search for each saved query and by embedding similarity to each
 seed paper (restricted to those papers and the subscriber's categories). Raw retrieval scores
 are not comparable across queries, so a paper is kept only if its *calibrated* relevance,
-P(relevant) from the cosine between the query's and the paper's embeddings (``relevance``),
-reaches the threshold of the query's kind (short topic phrase or longer text).
+P(relevant) (``sciseek.search.relevance``: from the query-paper cosine, and for a short topic
+phrase also from how well the paper holds the phrase's words), reaches the threshold of the
+query's kind.
 
 Never twice: a digest's papers go into the sent-log in the same transaction that advances the
 subscriber's watermark, just before the message is handed to the SMTP server, and papers in the

@@ -24,7 +24,7 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -296,6 +296,34 @@ class LexicalIndex:
         searcher = self._index.searcher()
         terms = dict.fromkeys(self.terms(query))
         return [t for t in terms if 0 < searcher.doc_freq("text", t) <= rare]
+
+    def matches(self, query: str, ids: Sequence[str]) -> dict[int, tuple[float, float]]:
+        """How well each of the papers ``ids`` matches ``query``'s words: {row id: (BM25
+        score / the query's IDF sum, IDF share of the query's terms the paper holds)}.
+
+        Both are comparable across queries: the first is about 1 for a paper that holds each
+        term once at average length, the second is 1 when it holds them all. Papers that hold
+        none of the terms are left out.
+        """
+        terms = list(dict.fromkeys(self.terms(query)))
+        if not terms or not ids:
+            return {}
+        searcher = self._index.searcher()
+        n = searcher.num_docs
+        idf = {}
+        for t in terms:
+            df = searcher.doc_freq("text", t)
+            idf[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        total = sum(idf.values()) or 1.0
+        only = Filters(ids=tuple(ids))
+        scores = dict(self.search(query, len(ids), only))
+        held: dict[int, float] = {}
+        schema = self._index.schema
+        for t in terms:
+            q = tantivy.Query.term_query(schema, "text", t)
+            for rowid, _ in self._top_k(q, len(ids), only):
+                held[rowid] = held.get(rowid, 0.0) + idf[t]
+        return {r: (s / total, held.get(r, 0.0) / total) for r, s in scores.items()}
 
     def _author_query(self, name: str) -> tantivy.Query | None:
         words = self._author_analyzer.analyze(name)

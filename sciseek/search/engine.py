@@ -102,7 +102,7 @@ class Engine:
         self._log = log
         self._settings = settings
         self._retrieval = Retrieval(self, reranker, rerank_depth)
-        self._scorer = RelevanceScorer(lambda: self.dense, store, log)
+        self._scorer = RelevanceScorer(lambda: self.dense, lambda: self.lexical, store, log)
 
     @classmethod
     def open(

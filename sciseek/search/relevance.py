@@ -6,7 +6,8 @@ query-paper pairs, from the cosine between their embeddings: for a long query (a
 claim, a description, a liked paper's title) a logistic map of the cosine
 (`benchmarks/calibrate_threshold.py`, BENCHMARKS.md, "Relevance threshold"); for a short topic
 phrase a logistic map of how far the cosine stands above the phrase's cosines with the stored
-papers in general (`benchmarks/digest_quality.py`, "Digest quality"). A model trained with
+papers in general and of how well the paper holds the phrase's words
+(`benchmarks/digest_quality.py`, "Digest quality"). A model trained with
 ``sciseek train`` carries its own fit in ``sciseek-calibration.json``. Search results of any
 mode can be filtered on it (``--min-score``); digests keep the papers at or above the threshold
 of the query's kind (``Calibration.threshold``).
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +34,22 @@ THRESHOLD = 0.35
 # Short queries (topic phrases of at most SHORT_WORDS words, not sentences) have low cosines
 # even with papers squarely on topic, and how low depends on the phrase. Their probability is a
 # logistic map of z, how many standard deviations the cosine stands above the query's cosines
-# with a sample of the stored papers, fitted on judged topic phrases of the arXiv listings
-# (fit week and fit phrases of benchmarks/digest_quality.py; BENCHMARKS.md, "Digest quality").
+# with a sample of the stored papers, and of two lexical features of the paper
+# (``LexicalIndex.matches``): its BM25 score over the query's IDF sum, capped at
+# SHORT_BM25_CAP, and the IDF share of the query's terms it holds. Fitted on judged topic
+# phrases of the arXiv listings (fit week and fit phrases of benchmarks/digest_quality.py,
+# benchmarks/digest_fit.py; BENCHMARKS.md, "Digest quality").
 SHORT_WORDS = 5
-SHORT_A = 1.4356
-SHORT_B = -7.3484
-SHORT_THRESHOLD = 0.07  # the best F1 on the fit phrases' candidates: z >= 3.32
+SHORT_A = 0.7879
+SHORT_BM25 = 6.2664
+SHORT_COVERAGE = 6.3094
+SHORT_B = -18.7077
+SHORT_THRESHOLD = 0.25  # the best F1 on the fit phrases' candidates
+SHORT_BM25_CAP = 1.5
+# Under MIN_SPREAD_PAPERS stored papers the terms' document frequencies say little about how
+# rare a word is, so short phrases are scored by z alone (the same fit without the words):
+# (z coefficient, constant, threshold).
+SHORT_Z_ONLY = (1.5534, -7.4385, 0.075)
 # Below this many stored papers the spread is too noisy to measure; a typical one is used (the
 # median over the fit phrases on the arXiv listings).
 MIN_SPREAD_PAPERS = 200
@@ -53,9 +64,11 @@ class Calibration:
     """How a dense model's query-paper cosine becomes P(relevant).
 
     Long queries: P = 1 / (1 + exp(-(a * cos + b))). Short queries, when the model has short
-    terms: P = 1 / (1 + exp(-(short_a * z + short_b))), z = (cos - mean) / std over the query's
-    cosines with the stored papers; without them (a calibration file written before short
-    terms existed) short queries use the cosine map too.
+    terms: P = 1 / (1 + exp(-(short_a * z + short_bm25 * min(bm25, SHORT_BM25_CAP) +
+    short_coverage * coverage + short_b))), z = (cos - mean) / std over the query's cosines
+    with the stored papers, bm25 and coverage from ``LexicalIndex.matches``; without short
+    terms (a calibration file written before they existed) short queries use the cosine map
+    too.
     """
 
     a: float
@@ -63,6 +76,8 @@ class Calibration:
     short_a: float | None = None
     short_b: float | None = None
     short_threshold: float = THRESHOLD
+    short_bm25: float = 0.0
+    short_coverage: float = 0.0
 
     def is_short(self, query: str) -> bool:
         """Whether ``query`` is scored by the short-query map: a topic phrase of at most
@@ -71,20 +86,53 @@ class Calibration:
             return False
         return not query.rstrip().endswith((".", "?", "!"))
 
-    def probability(self, query: str, cos: float, spread: tuple[float, float]) -> float:
+    def probability(
+        self,
+        query: str,
+        cos: float,
+        spread: tuple[float, float],
+        lexical: tuple[float, float] = (0.0, 0.0),
+    ) -> float:
         """Calibrated probability that a paper with cosine ``cos`` to ``query`` is relevant;
-        ``spread`` is (mean, std) of the query's cosines with the stored papers."""
+        ``spread`` is (mean, std) of the query's cosines with the stored papers, ``lexical``
+        the paper's (bm25, coverage) for the query (read for short queries only)."""
         if self.is_short(query):
             mean, std = spread
-            return _sigmoid(self.short_a * (cos - mean) / std + self.short_b)
+            bm25, coverage = lexical
+            return _sigmoid(
+                self.short_a * (cos - mean) / std
+                + self.short_bm25 * min(bm25, SHORT_BM25_CAP)
+                + self.short_coverage * coverage
+                + self.short_b
+            )
         return _sigmoid(self.a * cos + self.b)
+
+    @property
+    def reads_words(self) -> bool:
+        """Whether short queries' probabilities read the lexical features."""
+        return bool(self.short_bm25 or self.short_coverage)
+
+    def for_store(self, papers: int) -> Calibration:
+        """The calibration to use over a store of ``papers`` papers: this one, or under
+        MIN_SPREAD_PAPERS papers, when it reads words, short phrases scored by z alone."""
+        if papers >= MIN_SPREAD_PAPERS or not self.reads_words:
+            return self
+        a, b, threshold = SHORT_Z_ONLY
+        return replace(
+            self,
+            short_a=a,
+            short_b=b,
+            short_threshold=threshold,
+            short_bm25=0.0,
+            short_coverage=0.0,
+        )
 
     def threshold(self, query: str) -> float:
         """The digest's threshold for ``query``: the best-F1 one of its kind."""
         return self.short_threshold if self.is_short(query) else THRESHOLD
 
 
-BUNDLED = Calibration(A, B, SHORT_A, SHORT_B, SHORT_THRESHOLD)
+BUNDLED = Calibration(A, B, SHORT_A, SHORT_B, SHORT_THRESHOLD, SHORT_BM25, SHORT_COVERAGE)
 
 
 def _sigmoid(z: float) -> float:
@@ -105,13 +153,15 @@ def calibration(model_name: str, model_path: Path | None = None) -> tuple[Calibr
     """(model, calibrated) for a dense model: its own fit when its folder holds one, the
     bundled model's fit otherwise (``calibrated`` is then False for any other model). A file
     without short terms (``short_a``, ``short_b``, ``short_threshold``) maps every query by
-    the cosine alone, as such files always did."""
+    the cosine alone, as such files always did; one without lexical terms (``short_bm25``,
+    ``short_coverage``) scores short queries by z alone."""
     if model_path is not None and (model_path / CALIBRATION_FILE).exists():
         fit = json.loads((model_path / CALIBRATION_FILE).read_text(encoding="utf-8"))
         if "short_a" in fit and "short_b" in fit:
             short = (float(fit["short_a"]), float(fit["short_b"]))
+            lexical = (float(fit.get("short_bm25", 0.0)), float(fit.get("short_coverage", 0.0)))
             return Calibration(
-                float(fit["a"]), float(fit["b"]), *short, float(fit["short_threshold"])
+                float(fit["a"]), float(fit["b"]), *short, float(fit["short_threshold"]), *lexical
             ), True
         return Calibration(float(fit["a"]), float(fit["b"])), True
     return BUNDLED, model_name == BUNDLED_MODEL

@@ -1,7 +1,8 @@
 """Scoring papers' relevance to a query with the dense model's calibration (``relevance``).
 
 A paper's probability comes from its cosine with the query, and for a short query from how far
-that cosine stands above the query's cosines with an evenly spread sample of stored papers.
+that cosine stands above the query's cosines with an evenly spread sample of stored papers and
+from how well the paper holds the query's words.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from sciseek.index.lexical import LexicalIndex
 from sciseek.index.vectors import DenseIndex
 from sciseek.storage.store import Store
 
@@ -20,15 +22,26 @@ from .relevance import calibration as relevance_fit
 class RelevanceScorer:
     """Calibrated relevance over a store and its (caught-up) dense index."""
 
-    def __init__(self, dense: Callable[[], DenseIndex], store: Store, log: Callable[[str], None]):
+    def __init__(
+        self,
+        dense: Callable[[], DenseIndex],
+        lexical: Callable[[], LexicalIndex],
+        store: Store,
+        log: Callable[[str], None],
+    ):
         self._dense = dense
+        self._lexical = lexical
         self._store = store
         self._log = log
         self._model: Calibration | None = None
         self._sample: tuple[int, list[int]] = (-1, [])  # (store generation, row ids)
 
     def model(self) -> Calibration:
-        """The calibration of the dense model in use (read once; warns if it has none)."""
+        """The calibration of the dense model in use (read once; warns if it has none), for
+        the store's current size (``Calibration.for_store``)."""
+        return self._fit().for_store(len(self._rowid_sample()))
+
+    def _fit(self) -> Calibration:
         if self._model is None:
             dense = self._dense()
             model, calibrated = relevance_fit(dense.model_name, dense.model_path)
@@ -47,21 +60,33 @@ class RelevanceScorer:
         rowids = {pid: self._store.rowid(pid) for pid in paper_ids}
         qvec = dense.encode_query(query)
         cos = dense.scores(qvec, [r for r in rowids.values() if r])
-        spread = self.spread(qvec) if model.is_short(query) else TYPICAL_SPREAD
+        short = model.is_short(query)
+        spread = self.spread(qvec) if short else TYPICAL_SPREAD
+        words = self.words(query, paper_ids) if short and model.reads_words else {}
         out: list[float | None] = []
         for pid in paper_ids:
             r = rowids[pid]
             ok = r is not None and r in cos
-            out.append(model.probability(query, cos[r], spread) if ok else None)
+            lexical = words.get(r, (0.0, 0.0))
+            out.append(model.probability(query, cos[r], spread, lexical) if ok else None)
         return out
+
+    def words(self, query: str, paper_ids: Sequence[str]) -> dict[int, tuple[float, float]]:
+        """{row id: (bm25, coverage)} of the papers that hold some of the query's words."""
+        return self._lexical().matches(query, list(dict.fromkeys(paper_ids)))
+
+    def _rowid_sample(self) -> list[int]:
+        """An evenly spread sample of SPREAD_SAMPLE stored papers' row ids (all of them in a
+        smaller store), drawn again only when the store changed."""
+        generation = self._store.generation
+        if self._sample[0] != generation:
+            self._sample = (generation, self._store.rowid_sample(SPREAD_SAMPLE))
+        return self._sample[1]
 
     def spread(self, qvec: np.ndarray) -> tuple[float, float]:
         """(mean, std) of the query's cosines with an evenly spread sample of stored papers;
         a typical spread when there are too few papers to measure it."""
-        generation = self._store.generation
-        if self._sample[0] != generation:  # drawn again only when the store changed
-            self._sample = (generation, self._store.rowid_sample(SPREAD_SAMPLE))
-        rowids = self._sample[1]
+        rowids = self._rowid_sample()
         if len(rowids) < MIN_SPREAD_PAPERS:
             return TYPICAL_SPREAD
         values = np.fromiter(self._dense().scores(qvec, rowids).values(), dtype=np.float64)

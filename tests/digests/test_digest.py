@@ -145,19 +145,6 @@ class Server:
             self.controller = None
 
 
-@pytest.fixture
-def smtp(monkeypatch):
-    server = Server()
-    server.start()
-    monkeypatch.setenv("SCISEEK_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("SCISEEK_SMTP_PORT", str(server.port))
-    monkeypatch.setenv("SCISEEK_SMTP_TLS", "none")
-    monkeypatch.setenv("SCISEEK_SMTP_FROM", "sciseek <digest@example.org>")
-    monkeypatch.setenv("SCISEEK_BASE_URL", BASE)
-    yield server
-    server.stop()
-
-
 # -- helpers -------------------------------------------------------------------------------------
 
 

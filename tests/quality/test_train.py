@@ -296,8 +296,11 @@ def test_min_score_keeps_only_calibrated_relevant_results(engine):
     qvec = engine.dense_query(query)
     for h in everything:
         cos = float(engine.dense.vector(engine.store.rowid(h.paper.id)) @ qvec)
-        # a short query on a store too small to measure its spread: the typical spread
-        expected = BUNDLED.probability(query, cos, TYPICAL_SPREAD)
+        # a short query on a store too small to measure its spread or its words' rarity:
+        # the typical spread, and z alone
+        small = BUNDLED.for_store(engine.store.count())
+        assert not small.reads_words
+        expected = small.probability(query, cos, TYPICAL_SPREAD)
         assert h.relevance == pytest.approx(expected, abs=1e-5)
     cut = sorted(h.relevance for h in everything)[len(everything) // 2]
     kept = engine.search(query, mode="bm25", k=20, min_score=cut)
