@@ -16,6 +16,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
 from sciseek.storage.store import Store
 
@@ -25,6 +26,34 @@ from .vector_table import EncodingTable
 QUERY_CACHE = 256
 
 HNSW_THRESHOLD = 200_000  # exact search costs ~0.11 ms per 1k papers (BENCHMARKS.md)
+# The SPLADE index is refused above this many papers. Measured on SciFact (BENCHMARKS.md,
+# "Scale"): about 285 terms a paper, so about 4.6 KB of RAM a paper for the matrix and the
+# per-paper arrays it is rebuilt from, a rebuild of the whole matrix on every change (11 us a
+# paper), and SPLADE-tiny encoding at 10-20 papers/s on 2 cores. At 200,000 papers that is
+# about 0.9 GB, 2 s per change and 3-6 h of encoding; at 2.5M it would be 11 GB, 27 s and days.
+SPARSE_MAX_PAPERS = 200_000
+
+
+class SparseRefused(BadInput):
+    """The store has more papers than the SPLADE index serves (``SPARSE_MAX_PAPERS``)."""
+
+    status = 409
+
+
+def sparse_fits(papers: int) -> bool:
+    """Whether the SPLADE index serves a store of ``papers`` papers."""
+    return papers <= SPARSE_MAX_PAPERS
+
+
+def check_sparse_size(papers: int) -> None:
+    """Raise SparseRefused when a store of ``papers`` papers is too large for SPLADE."""
+    if not sparse_fits(papers):
+        raise SparseRefused(
+            f"the sparse (SPLADE) index serves at most {SPARSE_MAX_PAPERS:,} papers and this "
+            f"data dir has {papers:,}: it would need about {papers * 4600 / 1e9:.1f} GB of "
+            "memory and rebuild its matrix on every change. Use bm25, dense or hybrid (BM25 + "
+            "dense) instead"
+        )
 
 
 class EncodedIndex:
@@ -278,6 +307,17 @@ class SparseIndex(EncodedIndex):
         self._matrix = None
         self._rowids = np.zeros(0, dtype=np.int64)
         self._loaded = -1
+
+    def sync(
+        self,
+        progress: Callable[[int], None] | None = None,
+        *,
+        wait: bool = True,
+        stop: Callable[[], bool] | None = None,
+    ) -> int | None:
+        """``EncodedIndex.sync``; raises SparseRefused above SPARSE_MAX_PAPERS papers."""
+        check_sparse_size(self.store.count())
+        return super().sync(progress, wait=wait, stop=stop)
 
     @property
     def encoder(self) -> SparseEncoder:

@@ -13,7 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from sciseek.index.lexical import LexicalIndex
-from sciseek.index.vectors import DenseIndex, SparseIndex, describe
+from sciseek.index.vectors import (
+    DenseIndex,
+    SparseIndex,
+    check_sparse_size,
+    describe,
+    sparse_fits,
+)
 from sciseek.storage.store import Store
 
 from .catchup import BackgroundSync, IndexNotReady
@@ -45,6 +51,7 @@ class Indexes:
         self._sparse_wanted = self._sparse is not None
         self._background = BackgroundSync(self._catch_up, log) if background else None
         self._warned_behind = False
+        self._warned_sparse = False
 
     @property
     def dense(self) -> DenseIndex:
@@ -77,8 +84,10 @@ class Indexes:
     def sparse(self) -> SparseIndex:
         """The SPLADE index, built (and then kept up to date) from the first time it is used.
 
-        In the background mode a query before the first build is done raises IndexNotReady.
+        In the background mode a query before the first build is done raises IndexNotReady;
+        above ``vectors.SPARSE_MAX_PAPERS`` papers it raises SparseRefused.
         """
+        check_sparse_size(self.store.count())
         if self._background is None:
             if self._sparse is None:
                 self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
@@ -119,18 +128,33 @@ class Indexes:
         stop = self._background.stopping if self._background is not None else None
         self._dense.sync(wait=False, stop=stop)
         self._dense.refresh()
-        if self._sparse_wanted:
+        if self._sparse_wanted and sparse_fits(self.store.count()):
             if self._sparse is None:
                 self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
             self._sparse.sync(wait=False, stop=stop)
 
     # -- writes --------------------------------------------------------------------------
 
+    def _sparse_kept(self) -> bool:
+        """Whether an existing sparse index is still kept up to date: not once the store has
+        grown past the size it serves (said once; sparse queries are then refused)."""
+        if self._sparse is None:
+            return False
+        if sparse_fits(self.store.count()):
+            return True
+        if not self._warned_sparse:
+            self._warned_sparse = True
+            self._log(
+                "the store has grown past what the sparse (SPLADE) index serves: it is no "
+                "longer updated, and sparse queries are refused"
+            )
+        return False
+
     def after_delete(self) -> None:
         """Bring the indexes past a delete (a large dense backlog does not block it)."""
         self.lexical.sync()
         self.keep_dense_up()
-        if self._sparse is not None and self._background is None:
+        if self._background is None and self._sparse_kept():
             self._sparse.sync(wait=False)
 
     def sync(
@@ -143,7 +167,7 @@ class Indexes:
         """Bring every index up to the store's current generation (see ``Engine.sync``)."""
         self.lexical.sync(wait=wait)
         self._dense.sync(progress, wait=wait, stop=stop)
-        if self._sparse is not None:
+        if self._sparse_kept():
             self._sparse.sync(wait=wait)
 
     # -- state ---------------------------------------------------------------------------

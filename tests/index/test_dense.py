@@ -234,3 +234,25 @@ def test_many_queries_in_one_call_rank_as_each_alone(shared_engine):
         assert [[r for r, _ in run] for run in together] == [[r for r, _ in run] for run in alone]
         assert len({tuple(r for r, _ in run) for run in together}) == len(queries)
     assert dense.search_many(vectors[:0], 5) == []
+
+
+def test_sparse_index_is_refused_above_its_size_and_writes_go_on(
+    data_dir, monkeypatch, papers, cli
+):
+    from sciseek.index import vectors
+    from sciseek.index.vectors import SparseRefused
+
+    with Engine.open(data_dir) as engine:
+        engine.add(papers[:3])
+        assert engine.search("SPLADE vocabulary expansion", mode="sparse")  # builds it
+        monkeypatch.setattr(vectors, "SPARSE_MAX_PAPERS", 5)
+        engine.add(papers[3:])  # past the limit: stored and indexed, the sparse index is left
+        assert engine.store.count() == len(papers)
+        assert ids(engine.search("SPLADE vocabulary expansion", mode="hybrid"))
+        with pytest.raises(SparseRefused, match="at most 5 papers") as refused:
+            engine.search("SPLADE vocabulary expansion", mode="sparse")
+        assert refused.value.status == 409 and "hybrid" in str(refused.value)
+        engine.delete([papers[-1].id])  # deletes go on too
+        assert engine.get(papers[-1].id) is None
+    code, out, err = cli("search", "SPLADE", "--mode", "sparse")
+    assert code == 2 and "at most 5 papers" in err and not out
