@@ -239,8 +239,11 @@ def test_many_queries_in_one_call_rank_as_each_alone(shared_engine):
 def test_sparse_index_is_refused_above_its_size_and_writes_go_on(
     data_dir, monkeypatch, papers, cli
 ):
+    from fastapi.testclient import TestClient
+
     from sciseek.index import vectors
     from sciseek.index.vectors import SparseRefused
+    from sciseek.web.app import create_app
 
     with Engine.open(data_dir) as engine:
         engine.add(papers[:3])
@@ -254,5 +257,9 @@ def test_sparse_index_is_refused_above_its_size_and_writes_go_on(
         assert refused.value.status == 409 and "hybrid" in str(refused.value)
         engine.delete([papers[-1].id])  # deletes go on too
         assert engine.get(papers[-1].id) is None
+        with TestClient(create_app(engine)) as client:
+            r = client.get("/api/search", params={"q": "SPLADE", "mode": "sparse"})
+            assert r.status_code == 409 and "at most 5 papers" in r.json()["detail"]
+            assert client.get("/api/search", params={"q": "SPLADE"}).status_code == 200
     code, out, err = cli("search", "SPLADE", "--mode", "sparse")
     assert code == 2 and "at most 5 papers" in err and not out
