@@ -1,7 +1,7 @@
 """Digest quality per kind of interest: simulated days of new papers through the real selection.
 
 python benchmarks/digest_quality.py [--work DIR] [--start 2026-06-15] [--weeks 3]
-    [--keyword 60] [--liked 20] [--claims 100] [--pairs FILE]
+    [--keyword 400] [--liked 20] [--claims 100] [--pairs FILE] [--audit FILE]
 
 For each kind of interest (``digest_judgments``: short keyword phrases, liked papers, long
 category descriptions, SciFact claims) a subscriber is simulated over ``--weeks`` weeks of
