@@ -153,6 +153,15 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+class Figures(dict):
+    """The measured figures, each also logged to stderr as it is set: a run stopped midway
+    keeps what it measured."""
+
+    def __setitem__(self, key: str, value) -> None:
+        super().__setitem__(key, value)
+        print(f"  {key}: {value}", file=sys.stderr, flush=True)
+
+
 def measure(data_dir: Path, source_dir: Path, queries: int) -> dict:
     """The contract's figures for one data dir; see the module docstring."""
     import numpy as np
@@ -162,7 +171,9 @@ def measure(data_dir: Path, source_dir: Path, queries: int) -> dict:
     import_s = time.perf_counter() - float(os.environ["SCALE_T0"])
     from sciseek import Engine
 
-    out: dict = {"cpu_flags": cpu_flags(), "import_s": round(import_s, 3)}
+    out = Figures()
+    out["cpu_flags"] = cpu_flags()
+    out["import_s"] = round(import_s, 3)
     t0 = time.perf_counter()
     engine = Engine.open(data_dir, log=lambda m: None)
     t1 = time.perf_counter()
@@ -268,9 +279,9 @@ def main() -> None:
         "--measure",
         str(target),
     ]
-    result = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    result = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True)  # stderr: live
     if result.returncode:
-        raise SystemExit(result.stderr)
+        raise SystemExit(f"the measuring process failed (exit {result.returncode})")
     figures = json.loads(result.stdout.strip().splitlines()[-1])
     if args.json:
         print(json.dumps(figures))
