@@ -8,6 +8,8 @@ import re
 import socket
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email import policy
 from email.message import EmailMessage
 
@@ -143,6 +145,23 @@ class Server:
         if self.controller is not None:
             self.controller.stop()
             self.controller = None
+
+
+@contextmanager
+def serving_smtp(monkeypatch, sender: str = "sciseek <digest@example.org>") -> Iterator[Server]:
+    """A started Server that sciseek mails through (the SCISEEK_SMTP_* variables set), stopped
+    on leaving."""
+    server = Server()
+    server.start()
+    monkeypatch.setenv("SCISEEK_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("SCISEEK_SMTP_PORT", str(server.port))
+    monkeypatch.setenv("SCISEEK_SMTP_TLS", "none")
+    monkeypatch.setenv("SCISEEK_SMTP_FROM", sender)
+    monkeypatch.setenv("SCISEEK_BASE_URL", BASE)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 # -- helpers -------------------------------------------------------------------------------------
