@@ -10,8 +10,11 @@ encoding sees every paper encoded so far.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+import numpy as np
 
 from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
@@ -27,7 +30,13 @@ CREATE TABLE IF NOT EXISTS enc (
     id TEXT PRIMARY KEY, rowid_ INTEGER NOT NULL, seq INTEGER NOT NULL,
     a BLOB, b BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS enc_seq ON enc(seq);
+CREATE INDEX IF NOT EXISTS enc_rowid ON enc(rowid_);
+CREATE TABLE IF NOT EXISTS gone (rowid_ INTEGER NOT NULL, chunk INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS gone_chunk ON gone(chunk);
 """
+# ``gone`` records the row ids whose encodings left the table (a paper deleted, or stored again
+# under a new row id) with the chunk that removed them, so an index built from the table up to
+# a chunk can apply what changed after it without reading the whole table.
 # chunk number of a row (0: written before chunks were numbered); in its own step so that
 # tables of older data dirs gain the column first
 _CHUNK_INDEX = "CREATE INDEX IF NOT EXISTS enc_chunk ON enc(chunk)"
@@ -64,6 +73,14 @@ class EncodingTable:
             )
         if not meta:
             self._set(store_id=store.store_id, model=model, generation="0")
+        if "table_id" not in self.meta():
+            self._set(table_id=uuid.uuid4().hex)
+
+    @property
+    def table_id(self) -> str:
+        """A name of this table's contents, new whenever they are wiped (an index built from
+        the table records it, with the chunk it reflects)."""
+        return self.meta()["table_id"]
 
     def meta(self) -> dict[str, str]:
         """The table's recorded model, store id and generation."""
@@ -80,6 +97,7 @@ class EncodingTable:
     def _wipe(self) -> None:
         with self._lock:
             self.db.execute("DELETE FROM enc")
+            self.db.execute("DELETE FROM gone")
             self.db.execute("DELETE FROM meta")
 
     @property
@@ -111,6 +129,75 @@ class EncodingTable:
             return self.db.execute(
                 "SELECT id, rowid_, a, b FROM enc WHERE chunk > ?", (chunk,)
             ).fetchall()
+
+    def changes_after_chunk(
+        self, chunk: int
+    ) -> tuple[list[int], list[tuple[str, int, bytes | None, bytes]]]:
+        """What the chunks after ``chunk`` changed: the row ids whose encodings left the table
+        and the (id, row id, a, b) rows written. Apply the first before the second (a row id
+        can leave and come back)."""
+        with self._lock:
+            gone = [
+                r for (r,) in self.db.execute("SELECT rowid_ FROM gone WHERE chunk > ?", (chunk,))
+            ]
+            return gone, self.rows_after_chunk(chunk)
+
+    def rowids_of(self, ids: list[str]) -> list[int]:
+        """Row ids of the given papers' encodings (those without one are left out)."""
+        out: list[int] = []
+        with self._lock:
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                out += [
+                    r
+                    for (r,) in self.db.execute(
+                        f"SELECT rowid_ FROM enc WHERE id IN ({marks})", part
+                    )
+                ]
+        return out
+
+    def vectors_of(self, rowids: list[int]) -> dict[int, bytes]:
+        """The ``b`` encodings of the given row ids, by row id (missing ones left out)."""
+        out: dict[int, bytes] = {}
+        with self._lock:
+            for start in range(0, len(rowids), 500):
+                part = rowids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                out.update(
+                    self.db.execute(f"SELECT rowid_, b FROM enc WHERE rowid_ IN ({marks})", part)
+                )
+        return out
+
+    def sample_vectors(self, n: int, seed: int = 0) -> np.ndarray:
+        """Up to about ``n`` stored ``b`` encodings picked at random, as float32 rows."""
+        with self._lock:
+            top = self.db.execute("SELECT MAX(rowid) FROM enc").fetchone()[0] or 0
+            picks = np.random.default_rng(seed).choice(top, size=min(n, top), replace=False) + 1
+            blobs = []
+            for start in range(0, len(picks), 500):
+                part = [int(r) for r in picks[start : start + 500]]
+                marks = ",".join("?" * len(part))
+                blobs += [
+                    b
+                    for (b,) in self.db.execute(f"SELECT b FROM enc WHERE rowid IN ({marks})", part)
+                ]
+        vectors = np.frombuffer(b"".join(blobs), dtype=np.float32)
+        return vectors.reshape(len(blobs), -1) if blobs else vectors.reshape(0, 0)
+
+    def iter_vectors(self, batch: int = 50_000) -> Iterator[tuple[list[int], bytes]]:
+        """(row ids, concatenated ``b`` encodings) of every row, ``batch`` rows at a time."""
+        last = -1
+        while True:
+            with self._lock:
+                rows = self.db.execute(
+                    "SELECT rowid, rowid_, b FROM enc WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (last, batch),
+                ).fetchall()
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield [r[1] for r in rows], b"".join(r[2] for r in rows)
 
     def pending(self) -> int:
         """Papers the store changed since this table's generation (an upper bound on the work
@@ -145,8 +232,7 @@ class EncodingTable:
             changes = 0
             deleted = self.store.deleted_since(since)
             if deleted:
-                with self._lock:
-                    self.db.executemany("DELETE FROM enc WHERE id=?", [(i,) for i in deleted])
+                self._commit_deletes(deleted)
                 changes += len(deleted)
             for batch in self.store.iter_batches(2000, since=since):
                 marks = ",".join("?" * len(batch))
@@ -168,6 +254,22 @@ class EncodingTable:
             self._set(generation=target, model=self.model, store_id=self.store.store_id)
             return changes
 
+    def _next_chunk(self, db) -> int:
+        number = int(
+            (db.execute("SELECT value FROM meta WHERE key='chunk'").fetchone() or ("0",))[0]
+        )
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('chunk', ?)", (number + 1,))
+        return number + 1
+
+    def _commit_deletes(self, ids: list[str]) -> None:
+        rowids = self.rowids_of(ids)
+        with self._lock, transaction(self.db) as db:
+            number = self._next_chunk(db)
+            db.executemany(
+                "INSERT INTO gone(rowid_, chunk) VALUES (?, ?)", [(r, number) for r in rowids]
+            )
+            db.executemany("DELETE FROM enc WHERE id=?", [(i,) for i in ids])
+
     def _commit_chunk(
         self,
         chunk: list[tuple[int, int, Paper]],
@@ -175,8 +277,15 @@ class EncodingTable:
     ) -> int:
         encoded = encode([p for *_, p in chunk])
         with self._lock, transaction(self.db) as db:
-            number = int(
-                (db.execute("SELECT value FROM meta WHERE key='chunk'").fetchone() or ("0",))[0]
+            number = self._next_chunk(db) - 1
+            marks = ",".join("?" * len(chunk))
+            before = db.execute(
+                f"SELECT id, rowid_ FROM enc WHERE id IN ({marks})", [p.id for *_, p in chunk]
+            ).fetchall()
+            now = {p.id: r for r, _, p in chunk}
+            db.executemany(
+                "INSERT INTO gone(rowid_, chunk) VALUES (?, ?)",
+                [(r, number + 1) for i, r in before if now[i] != r],
             )
             db.executemany(
                 "INSERT OR REPLACE INTO enc(id, rowid_, seq, a, b, chunk)"
@@ -186,5 +295,4 @@ class EncodingTable:
                     for (r, seq, p), (a, b) in zip(chunk, encoded, strict=True)
                 ],
             )
-            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('chunk', ?)", (number + 1,))
         return len(chunk)

@@ -1,8 +1,9 @@
-"""Vector indexes derived from the store: dense embeddings (FAISS) and SPLADE sparse vectors.
+"""The dense index derived from the store: every paper's embedding, searched with FAISS.
 
-Each index keeps its encodings in an ``encodings.EncodingTable`` (the durable part) and serves
-them from memory: a FAISS index for dense vectors (exact inner product below ``HNSW_THRESHOLD``
-papers, HNSW above), a term x paper matrix for sparse ones.
+The embeddings are kept in an ``vector_table.EncodingTable`` (the durable part, the truth the
+index follows). Up to ``COMPRESS_ABOVE`` papers they are searched exactly from fp32 copies in
+memory, built at open; above, by the compressed index (``compressed``), opened from its saved
+snapshot, changed in place, its candidates rescored with the stored fp32 vectors.
 """
 
 from __future__ import annotations
@@ -16,44 +17,23 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
+from sciseek.storage.files import file_lock
 from sciseek.storage.store import Store
 
-from .models import Encoder, SparseEncoder, resolve_model
+from .compressed import TRAIN_SAMPLE, CompressedIndex, Stamp
+from .models import Encoder, resolve_model
 from .vector_table import EncodingTable
 
 QUERY_CACHE = 256
 
-HNSW_THRESHOLD = 200_000  # exact search costs ~0.11 ms per 1k papers (BENCHMARKS.md)
-# The SPLADE index is refused above this many papers. Measured on SciFact (BENCHMARKS.md,
-# "Scale"): about 285 terms a paper, so about 4.6 KB of RAM a paper for the matrix and the
-# per-paper arrays it is rebuilt from, a rebuild of the whole matrix on every change (11 us a
-# paper), and SPLADE-tiny encoding at 10-20 papers/s on 2 cores. At 200,000 papers that is
-# about 0.9 GB, 2 s per change and 3-6 h of encoding; at 2.5M it would be 11 GB, 27 s and days.
-SPARSE_MAX_PAPERS = 200_000
-
-
-class SparseRefused(BadInput):
-    """The store has more papers than the SPLADE index serves (``SPARSE_MAX_PAPERS``)."""
-
-    status = 409
-
-
-def sparse_fits(papers: int) -> bool:
-    """Whether the SPLADE index serves a store of ``papers`` papers."""
-    return papers <= SPARSE_MAX_PAPERS
-
-
-def check_sparse_size(papers: int) -> None:
-    """Raise SparseRefused when a store of ``papers`` papers is too large for SPLADE."""
-    if not sparse_fits(papers):
-        raise SparseRefused(
-            f"the sparse (SPLADE) index serves at most {SPARSE_MAX_PAPERS:,} papers and this "
-            f"data dir has {papers:,}: it would need about {papers * 4600 / 1e9:.1f} GB of "
-            "memory and rebuild its matrix on every change. Use bm25, dense or hybrid (BM25 + "
-            "dense) instead"
-        )
+# Above this many papers the dense index is the compressed one (``compressed``), saved in the
+# data dir; below, exact search over fp32 vectors in memory, built at open (BENCHMARKS.md,
+# "Dense index at scale": exact costs about 0.11 ms per 1,000 papers a query and 1.5 KB a paper).
+COMPRESS_ABOVE = 100_000
+RESCORE = 200  # compressed-index candidates a query rescored with the exact vectors
+EXACT_FILTERED = 5_000  # a filter allowing at most this many papers is searched exactly
+SAVE_AFTER = 5_000  # changed papers applied in memory before the snapshot is written again
 
 
 class EncodedIndex:
@@ -103,7 +83,11 @@ class DenseIndex(EncodedIndex):
         *,
         log: Callable[[str], None] | None = None,
         device: str = "auto",
+        compressed: bool | None = None,
     ):
+        """``compressed``: True or False forces the compressed or the exact index; None
+        (the default) picks by size (``COMPRESS_ABOVE``)."""
+        self.force_compressed = compressed
         self.directory = Path(directory)
         self.store = store
         self.device = device
@@ -122,11 +106,13 @@ class DenseIndex(EncodedIndex):
         self.table = EncodingTable(db_path, store, self.model_name, self._log)
         self._encoder: Encoder | None = None
         self._lock = threading.RLock()
-        self._index: faiss.Index | None = None
-        self._ids: dict[str, int] = {}  # paper id -> row id, for what is in memory
+        self._flat: faiss.IndexIDMap2 | None = None  # the exact index
+        self._ann: CompressedIndex | None = None  # or the compressed one
+        self._opened = False
+        self._unsaved = 0  # changes applied to the compressed index since its snapshot
+        self.rebuilds = 0  # times this process built the compressed index from the table
         self._loaded = -1  # table generation reflected in memory
         self._chunk = -1  # last committed chunk reflected in memory
-        self._deletes_seen = 0  # store generation whose deletions are applied in memory
         self._queries: dict[str, np.ndarray] = {}  # recent query vectors, oldest first
         self._matrix: tuple[np.ndarray, np.ndarray] | None = None  # copy for ``embeddings``
 
@@ -141,65 +127,121 @@ class DenseIndex(EncodedIndex):
         vectors = self.encoder.encode_documents(papers)
         return [(None, v.tobytes()) for v in vectors]
 
-    # -- the in-memory FAISS index -------------------------------------------------------
+    # -- the in-memory index ----------------------------------------------------------------
 
-    def _new_index(self, dim: int, n: int) -> faiss.Index:
-        if n >= HNSW_THRESHOLD:
-            inner = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-            inner.hnsw.efConstruction = 80
-            inner.hnsw.efSearch = 128
-        else:
-            inner = faiss.IndexFlatIP(dim)
-        return faiss.IndexIDMap2(inner)
+    @property
+    def compressed(self) -> bool:
+        """Whether the index in memory is the compressed one (``compressed.CompressedIndex``)."""
+        return self._ann is not None
+
+    def _wants_compressed(self, papers: int) -> bool:
+        return (
+            self.force_compressed
+            if self.force_compressed is not None
+            else (papers > COMPRESS_ABOVE)
+        )
 
     def refresh(self) -> None:
         """Bring the in-memory index up to the stored embeddings (changes by any process),
         including the chunks a catch-up still under way has committed."""
         with self._lock:
             generation, chunk = self.table.generation, self.table.last_chunk
-            if self._index is not None and (generation, chunk) == (self._loaded, self._chunk):
+            if self._opened and (generation, chunk) == (self._loaded, self._chunk):
                 return
-            store_generation = self.store.generation
             self._matrix = None
-            if self._index is None:
-                self._rebuild()
+            if not self._opened:
+                self._open(chunk)
             else:
-                removed = [
-                    self._ids.pop(i)
-                    for i in self.store.deleted_since(self._deletes_seen)
-                    if i in self._ids
-                ]
-                rows = self.table.rows_after_chunk(self._chunk)
-                removed += [self._ids.pop(i) for i, *_ in rows if i in self._ids]
-                if removed and self._is_hnsw():
-                    self._rebuild()
-                else:
-                    if removed:
-                        self._index.remove_ids(np.array(removed, dtype=np.int64))
-                    if rows:
-                        self._add(rows)
-            self._loaded, self._chunk, self._deletes_seen = generation, chunk, store_generation
+                self._apply(*self.table.changes_after_chunk(self._chunk))
+            self._loaded, self._chunk, self._opened = generation, chunk, True
+            if self._flat is not None and self._wants_compressed(self._flat.ntotal):
+                self._log(f"{self._flat.ntotal:,} papers: switching to the compressed dense index")
+                self._build_compressed()
+            if self._ann is not None and self._unsaved >= SAVE_AFTER:
+                self._save(wait=False)
 
-    def _is_hnsw(self) -> bool:
-        return self._index is not None and isinstance(
-            faiss.downcast_index(self._index.index), faiss.IndexHNSWFlat
-        )
+    def _open(self, chunk: int) -> None:
+        papers = self.table.count()
+        if papers and self._wants_compressed(papers):
+            self._open_compressed(chunk)
+        else:
+            self._flat = None
+            for ids, blob in self.table.iter_vectors():
+                self._add_flat(ids, np.frombuffer(blob, dtype=np.float32).reshape(len(ids), -1))
 
-    def _add(self, rows: Sequence[tuple[str, int, bytes | None, bytes]]) -> None:
+    def _add_flat(self, ids: list[int], vectors: np.ndarray) -> None:
+        if self._flat is None:
+            self._flat = faiss.IndexIDMap2(faiss.IndexFlatIP(vectors.shape[1]))
+        self._flat.add_with_ids(vectors, np.array(ids, dtype=np.int64))
+
+    def _apply(self, gone: list[int], rows: Sequence[tuple[str, int, bytes | None, bytes]]) -> None:
+        touched = np.array(sorted(set(gone) | {r[1] for r in rows}), dtype=np.int64)
+        if len(touched) == 0:
+            return
+        ids = [r[1] for r in rows]
         vectors = np.frombuffer(b"".join(r[3] for r in rows), dtype=np.float32)
-        vectors = vectors.reshape(len(rows), -1)
-        if self._index is None:
-            self._index = self._new_index(vectors.shape[1], len(rows))
-        self._index.add_with_ids(vectors, np.array([r[1] for r in rows], dtype=np.int64))
-        self._ids.update((r[0], r[1]) for r in rows)
+        vectors = vectors.reshape(len(rows), -1) if rows else vectors
+        if self._ann is not None:
+            self._ann.remove(touched)
+            if rows:
+                self._ann.add(ids, vectors)
+            self._unsaved += len(touched)
+        else:
+            if self._flat is not None:
+                self._flat.remove_ids(touched)
+            if rows:
+                self._add_flat(ids, vectors)
 
-    def _rebuild(self) -> None:
-        rows = list(self.table.rows_since(-1))
-        self._index, self._ids = None, {}
-        if rows:
-            dim = len(rows[0][3]) // 4
-            self._index = self._new_index(dim, len(rows))
-            self._add(rows)
+    def _open_compressed(self, chunk: int) -> None:
+        try:
+            ann, stamp = CompressedIndex.load(self.directory)
+            if stamp.table_id != self.table.table_id or stamp.chunk > chunk:
+                raise ValueError("it was built from other embeddings")
+        except FileNotFoundError:
+            self._build_compressed()
+            return
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            self._log(f"the saved dense index is unusable ({e}); rebuilding it")
+            self._build_compressed()
+            return
+        self._ann, self._flat = ann, None
+        self._unsaved = 0
+        self._apply(*self.table.changes_after_chunk(stamp.chunk))
+
+    def _build_compressed(self) -> None:
+        """Train and fill the compressed index from the table, then save it."""
+        start = self.table.last_chunk
+        papers = self.table.count()
+        self._log(
+            f"building the compressed dense index of {papers:,} papers (once: it is saved in "
+            "the data dir)"
+        )
+        self.rebuilds += 1
+        self._flat = None
+        self._ann = CompressedIndex.trained(self.table.sample_vectors(TRAIN_SAMPLE), papers)
+        for ids, blob in self.table.iter_vectors():
+            self._ann.add(ids, np.frombuffer(blob, dtype=np.float32).reshape(len(ids), -1))
+        self._apply(*self.table.changes_after_chunk(start))
+        self._chunk = max(self._chunk, start)
+        self._save(wait=True)
+
+    def _save(self, *, wait: bool) -> None:
+        """Write the compressed index's snapshot (skipped when another process is writing
+        one and ``wait`` is false)."""
+        if self._ann is None:
+            return
+        with file_lock(self.directory / "ann.lock", wait=wait) as locked:
+            if not locked:
+                return
+            stamp = Stamp(
+                self.table.table_id,
+                self.model_name,
+                self._chunk,
+                self._ann.ntotal,
+                self._ann.factory,
+            )
+            self._ann.save(self.directory, stamp)
+            self._unsaved = 0
 
     # -- queries -------------------------------------------------------------------------
 
@@ -223,6 +265,15 @@ class DenseIndex(EncodedIndex):
         row = self.table.get(rowid)
         return np.frombuffer(row[1], dtype=np.float32) if row else None
 
+    def _exact(self, rowids: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(row ids, fp32 embeddings) of those of ``rowids`` with a stored embedding."""
+        found = self.table.vectors_of([int(r) for r in rowids])
+        ids = np.fromiter(found, dtype=np.int64, count=len(found))
+        if not found:
+            return ids, np.zeros((0, 0), dtype=np.float32)
+        blob = b"".join(found.values())
+        return ids, np.frombuffer(blob, dtype=np.float32).reshape(len(ids), -1)
+
     def search(
         self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[tuple[int, float]]:
@@ -232,45 +283,76 @@ class DenseIndex(EncodedIndex):
     def search_many(
         self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
     ) -> list[list[tuple[int, float]]]:
-        """``search`` for each row of ``queries`` (n x dim), in one call to the index."""
+        """``search`` for each row of ``queries`` (n x dim), in one call to the index.
+
+        The compressed index's candidates (``RESCORE`` a query, or k when more) are rescored
+        with the stored fp32 embeddings, so the scores are exact inner products; a filter
+        allowing at most ``EXACT_FILTERED`` papers is searched exactly.
+        """
         self.refresh()
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
         none: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
+        if k <= 0 or len(queries) == 0 or (allowed is not None and len(allowed) == 0):
+            return none
         with self._lock:
-            if self._index is None or self._index.ntotal == 0 or k <= 0 or len(queries) == 0:
-                return none
-            params = None
-            if allowed is not None:
-                if len(allowed) == 0:
+            if self._ann is not None:
+                if allowed is not None and len(allowed) <= EXACT_FILTERED:
+                    candidates = np.tile(np.asarray(allowed, dtype=np.int64), (len(queries), 1))
+                elif self._ann.ntotal:
+                    _, candidates = self._ann.search(queries, max(RESCORE, k), allowed)
+                else:
                     return none
-                selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
-                params = (
-                    faiss.SearchParametersHNSW(sel=selector, efSearch=max(128, k))
-                    if self._is_hnsw()
-                    else faiss.SearchParameters(sel=selector)
-                )
-            scores, ids = self._index.search(
-                np.ascontiguousarray(queries, dtype=np.float32),
-                min(k, self._index.ntotal),
-                params=params,
-            )
-        return [
-            [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
-            for row_ids, row_scores in zip(ids, scores, strict=True)
-        ]
+            elif self._flat is not None and self._flat.ntotal:
+                params = None
+                if allowed is not None:
+                    selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
+                    params = faiss.SearchParameters(sel=selector)
+                scores, ids = self._flat.search(queries, min(k, self._flat.ntotal), params=params)
+                return [
+                    [(int(i), float(s)) for i, s in zip(row_ids, row_scores, strict=True) if i >= 0]
+                    for row_ids, row_scores in zip(ids, scores, strict=True)
+                ]
+            else:
+                return none
+        return self._rescored(queries, candidates, k)
+
+    def _rescored(
+        self, queries: np.ndarray, candidates: np.ndarray, k: int
+    ) -> list[list[tuple[int, float]]]:
+        ids, vectors = self._exact(np.unique(candidates[candidates >= 0]))
+        position = {int(r): i for i, r in enumerate(ids)}
+        out = []
+        for query, row in zip(queries, candidates, strict=True):
+            at = np.array([position[int(r)] for r in row if int(r) in position], dtype=np.int64)
+            if len(at) == 0:
+                out.append([])
+                continue
+            scores = vectors[at] @ query
+            best = np.argsort(-scores, kind="stable")[:k]
+            out.append([(int(ids[at[i]]), float(scores[i])) for i in best])
+        return out
 
     def embeddings(self) -> tuple[np.ndarray, np.ndarray]:
         """(row ids, embeddings) of every paper in memory: aligned read-only arrays of shapes
         (n,) and (n, dim), for scoring all papers with one matrix product. The copy (4 bytes
-        per dimension per paper) is kept until the index changes."""
+        per dimension per paper) is kept until the index changes; with the compressed index
+        it is read from the encoding table."""
         self.refresh()
         with self._lock:
             if self._matrix is None:
-                if self._index is None or self._index.ntotal == 0:
-                    dim = self._index.d if self._index is not None else 0
-                    ids, vectors = np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
+                if self._flat is not None and self._flat.ntotal:
+                    ids = faiss.vector_to_array(self._flat.id_map).astype(np.int64)
+                    vectors = self._flat.index.reconstruct_n(0, self._flat.ntotal)
+                elif self._ann is not None and self._ann.ntotal:
+                    parts = [
+                        (np.array(i, dtype=np.int64), np.frombuffer(b, dtype=np.float32))
+                        for i, b in self.table.iter_vectors()
+                    ]
+                    ids = np.concatenate([p[0] for p in parts])
+                    vectors = np.concatenate([p[1] for p in parts]).reshape(len(ids), -1)
                 else:
-                    ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
-                    vectors = self._index.index.reconstruct_n(0, self._index.ntotal)
+                    dim = self._flat.d if self._flat is not None else 0
+                    ids, vectors = np.zeros(0, np.int64), np.zeros((0, dim), np.float32)
                 ids.flags.writeable = False
                 vectors.flags.writeable = False
                 self._matrix = (ids, vectors)
@@ -279,118 +361,22 @@ class DenseIndex(EncodedIndex):
     def scores(self, query: np.ndarray, rowids: Sequence[int]) -> dict[int, float]:
         """Exact inner products of the query with the given papers' embeddings."""
         self.refresh()
-        out = {}
         with self._lock:
-            if self._index is None:
+            if self._flat is not None:
+                out = {}
+                for r in rowids:
+                    try:
+                        out[r] = float(np.dot(self._flat.reconstruct(int(r)), query))
+                    except RuntimeError:
+                        continue
                 return out
-            for r in rowids:
-                try:
-                    out[r] = float(np.dot(self._index.reconstruct(int(r)), query))
-                except RuntimeError:
-                    continue
-        return out
+        ids, vectors = self._exact(rowids)
+        if len(ids) == 0:
+            return {}
+        return {int(r): float(s) for r, s in zip(ids, vectors @ query, strict=True)}
 
 
-class SparseIndex(EncodedIndex):
-    """SPLADE sparse vectors of every paper, scored by dot product over a term x paper matrix."""
-
-    def __init__(
-        self, directory: str | Path, store: Store, *, log: Callable[[str], None] | None = None
-    ):
-        self.directory = Path(directory)
-        self.store = store
-        self._log = log or (lambda msg: print(msg, file=sys.stderr))
-        self.table = EncodingTable(self.directory / "sparse.db", store, "splade-tiny", self._log)
-        self._encoder: SparseEncoder | None = None
-        self._lock = threading.RLock()
-        self._docs: dict[str, tuple[int, np.ndarray, np.ndarray]] = {}
-        self._matrix = None
-        self._rowids = np.zeros(0, dtype=np.int64)
-        self._loaded = -1
-
-    def sync(
-        self,
-        progress: Callable[[int], None] | None = None,
-        *,
-        wait: bool = True,
-        stop: Callable[[], bool] | None = None,
-    ) -> int | None:
-        """``EncodedIndex.sync``; raises SparseRefused above SPARSE_MAX_PAPERS papers."""
-        check_sparse_size(self.store.count())
-        return super().sync(progress, wait=wait, stop=stop)
-
-    @property
-    def encoder(self) -> SparseEncoder:
-        """The SPLADE encoder, loaded on first use."""
-        if self._encoder is None:
-            self._encoder = SparseEncoder()
-        return self._encoder
-
-    def _encode(self, papers: list[Paper]) -> list[tuple[bytes, bytes]]:
-        return [
-            (ids.astype(np.int32).tobytes(), w.astype(np.float16).tobytes())
-            for ids, w in self.encoder.encode_documents(papers)
-        ]
-
-    def refresh(self) -> None:
-        """Reload changed sparse vectors and rebuild the term x paper matrix."""
-        from scipy import sparse
-
-        with self._lock:
-            generation = self.table.generation
-            if generation == self._loaded:
-                return
-            since = max(self._loaded, 0)
-            for pid in self.store.deleted_since(since):
-                self._docs.pop(pid, None)
-            for pid, rowid, a, b in self.table.rows_since(since if self._loaded >= 0 else -1):
-                self._docs[pid] = (
-                    rowid,
-                    np.frombuffer(a, dtype=np.int32),
-                    np.frombuffer(b, dtype=np.float16).astype(np.float32),
-                )
-            docs = list(self._docs.values())
-            self._rowids = np.array([d[0] for d in docs], dtype=np.int64)
-            if docs:
-                cols = np.repeat(np.arange(len(docs)), [len(d[1]) for d in docs])
-                terms = np.concatenate([d[1] for d in docs])
-                weights = np.concatenate([d[2] for d in docs])
-                self._matrix = sparse.csr_matrix(
-                    (weights, (terms, cols)), shape=(int(terms.max(initial=0)) + 1, len(docs))
-                )
-            else:
-                self._matrix = None
-            self._loaded = generation
-
-    def encode_query(self, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """The query's (term ids, weights)."""
-        return self.encoder.encode_queries([text])[0]
-
-    def search(
-        self, query: tuple[np.ndarray, np.ndarray], k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """Top-k (row id, dot product) for a sparse query, restricted to ``allowed``."""
-        self.refresh()
-        with self._lock:
-            if self._matrix is None or k <= 0:
-                return []
-            terms, weights = query
-            keep = terms < self._matrix.shape[0]
-            terms, weights = terms[keep], weights[keep]
-            if len(terms) == 0:
-                return []
-            scores = np.asarray(self._matrix[terms].T @ weights).ravel()
-            if allowed is not None:
-                scores = np.where(np.isin(self._rowids, allowed), scores, 0.0)
-            k = min(k, int((scores > 0).sum()))
-            if k == 0:
-                return []
-            best = np.argpartition(-scores, k - 1)[:k]
-            best = best[np.argsort(-scores[best], kind="stable")]
-            return [(int(self._rowids[i]), float(scores[i])) for i in best]
-
-
-def describe(index: DenseIndex | SparseIndex) -> dict:
+def describe(index: EncodedIndex) -> dict:
     """JSON-ready state of a vector index."""
     meta = index.table.meta()
     return {

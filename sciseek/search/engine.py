@@ -18,7 +18,8 @@ import numpy as np
 
 from sciseek.errors import BadInput
 from sciseek.index.lexical import LexicalIndex
-from sciseek.index.vectors import DenseIndex, SparseIndex
+from sciseek.index.sparse import SparseIndex
+from sciseek.index.vectors import DenseIndex
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.storage.store import Store, UpsertResult
 

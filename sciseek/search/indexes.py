@@ -13,13 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from sciseek.index.lexical import LexicalIndex
-from sciseek.index.vectors import (
-    DenseIndex,
-    SparseIndex,
-    check_sparse_size,
-    describe,
-    sparse_fits,
-)
+from sciseek.index.sparse import SparseIndex, check_sparse_size, sparse_fits
+from sciseek.index.vectors import DenseIndex, describe
 from sciseek.storage.store import Store
 
 from .catchup import BackgroundSync, IndexNotReady
@@ -85,7 +80,7 @@ class Indexes:
         """The SPLADE index, built (and then kept up to date) from the first time it is used.
 
         In the background mode a query before the first build is done raises IndexNotReady;
-        above ``vectors.SPARSE_MAX_PAPERS`` papers it raises SparseRefused.
+        above ``sparse.SPARSE_MAX_PAPERS`` papers it raises SparseRefused.
         """
         check_sparse_size(self.store.count())
         if self._background is None:

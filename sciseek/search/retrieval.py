@@ -17,7 +17,8 @@ import numpy as np
 from sciseek.errors import BadInput
 from sciseek.index.lexical import LexicalIndex
 from sciseek.index.models import document_text
-from sciseek.index.vectors import DenseIndex, SparseIndex
+from sciseek.index.sparse import SparseIndex
+from sciseek.index.vectors import DenseIndex
 from sciseek.ingest.papers import Filters, normalise_id
 from sciseek.storage.store import Store
 

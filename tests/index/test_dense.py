@@ -128,12 +128,12 @@ def test_incremental_add_and_delete_in_the_vector_index(engine):
     assert stats["dense"]["documents"] == stats["papers"] == 12
 
 
-@pytest.mark.parametrize("hnsw", [False, True])
-def test_all_embeddings_follow_adds_and_deletes(tmp_path, papers, monkeypatch, hnsw):
+@pytest.mark.parametrize("compressed", [False, True])
+def test_all_embeddings_follow_adds_and_deletes(tmp_path, papers, monkeypatch, compressed):
     import sciseek.index.vectors as vectors
 
-    if hnsw:
-        monkeypatch.setattr(vectors, "HNSW_THRESHOLD", 5)
+    if compressed:
+        monkeypatch.setattr(vectors, "COMPRESS_ABOVE", 5)
     with Engine.open(tmp_path / "d") as e:
         e.add(papers)
         rowids, matrix = e.dense.embeddings()
@@ -208,13 +208,13 @@ def test_cli_similar_and_modes(cli):
     assert code == 2
 
 
-def test_hnsw_above_the_threshold_searches_filters_and_deletes(tmp_path, papers, monkeypatch):
+def test_compressed_above_the_threshold_searches_filters_and_deletes(tmp_path, papers, monkeypatch):
     import sciseek.index.vectors as vectors
 
-    monkeypatch.setattr(vectors, "HNSW_THRESHOLD", 5)
+    monkeypatch.setattr(vectors, "COMPRESS_ABOVE", 5)
     with Engine.open(tmp_path / "d") as e:
         e.add(papers)
-        assert e.dense._is_hnsw()
+        assert e.dense.compressed
         assert ids(e.search(PARAPHRASE, mode="dense"))[0] == "2401.00001"
         f = Filters(categories=("cs.CV",))
         assert ids(e.search(PARAPHRASE, mode="dense", filters=f)) == ["2402.00004"]
@@ -241,14 +241,14 @@ def test_sparse_index_is_refused_above_its_size_and_writes_go_on(
 ):
     from fastapi.testclient import TestClient
 
-    from sciseek.index import vectors
-    from sciseek.index.vectors import SparseRefused
+    from sciseek.index import sparse
+    from sciseek.index.sparse import SparseRefused
     from sciseek.web.app import create_app
 
     with Engine.open(data_dir) as engine:
         engine.add(papers[:3])
         assert engine.search("SPLADE vocabulary expansion", mode="sparse")  # builds it
-        monkeypatch.setattr(vectors, "SPARSE_MAX_PAPERS", 5)
+        monkeypatch.setattr(sparse, "SPARSE_MAX_PAPERS", 5)
         engine.add(papers[3:])  # past the limit: stored and indexed, the sparse index is left
         assert engine.store.count() == len(papers)
         assert ids(engine.search("SPLADE vocabulary expansion", mode="hybrid"))

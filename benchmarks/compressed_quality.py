@@ -1,0 +1,74 @@
+"""What the compressed dense index costs in quality: the same queries with it forced on and
+with exact fp32 search, on SciFact (test judgments) and on the shared arXiv papers (a seeded
+sample of titles as queries, the paper itself the answer, as in the speed benchmarks).
+
+python benchmarks/compressed_quality.py [--work DIR] [--arxiv-dir DIR] [--titles 1000]
+
+SciFact is indexed once into WORK/scifact; the arXiv papers come from ``--arxiv-dir``, a
+complete data dir of ../shared/data/arxiv/papers.jsonl.gz (``sciseek index``; default
+WORK/real75k). Prints a Markdown table of nDCG@10 and MRR@10 for dense and hybrid search.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+from pathlib import Path
+
+import ir_measures
+
+from sciseek import Engine, Paper, read_papers
+from sciseek.index import vectors
+from sciseek.quality.evaluation import Dataset, evaluate, load_dataset
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+MODES = ("dense", "hybrid")
+
+
+def scored(data_dir: Path, dataset: Dataset, compressed: bool) -> dict[str, dict[str, float]]:
+    """Per mode, the metrics of ``dataset``'s queries with the compressed index on or off."""
+    vectors.COMPRESS_ABOVE = 0 if compressed else 10**12
+    with Engine.open(data_dir, log=lambda m: print(f"  {m}", file=sys.stderr)) as engine:
+        engine.dense.refresh()
+        assert engine.dense.compressed == compressed
+        return {mode: evaluate(engine, dataset, mode).metrics for mode in MODES}
+
+
+def title_queries(data_dir: Path, n: int) -> Dataset:
+    """``n`` seeded random papers' titles, each judged to be answered by its paper."""
+    with Engine.open(data_dir, log=lambda m: None) as engine:
+        sample = engine.store.rowid_sample(engine.store.count())
+        picks = random.Random(7).sample(sample, n)
+        papers = engine.store.get_by_rowids(picks)
+    queries = {p.id: p.title for p in papers.values()}
+    qrels = [ir_measures.Qrel(pid, pid, 1) for pid in queries]
+    return Dataset("arxiv-titles", data_dir, queries, qrels)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", type=Path, default=Path("/tmp/sciseek-bench"))
+    parser.add_argument("--arxiv-dir", type=Path)
+    parser.add_argument("--titles", type=int, default=1000)
+    args = parser.parse_args()
+    scifact_dir, scifact = args.work / "scifact", load_dataset(SHARED / "scifact")
+    if not (scifact_dir / "sciseek.db").exists():
+        with Engine.open(scifact_dir) as engine:
+            engine.add(p for p in read_papers(scifact.corpus) if isinstance(p, Paper))
+    runs = [("scifact", scifact_dir, scifact)]
+    arxiv_dir = args.arxiv_dir or args.work / "real75k"
+    runs.append(("arxiv titles", arxiv_dir, title_queries(arxiv_dir, args.titles)))
+    print("| set | mode | metric | exact fp32 | compressed | change |")
+    print("|---|---|---|---:|---:|---:|")
+    for name, data_dir, dataset in runs:
+        exact = scored(data_dir, dataset, compressed=False)
+        packed = scored(data_dir, dataset, compressed=True)
+        for mode in MODES:
+            for metric in ("ndcg@10", "mrr@10"):
+                a, b = exact[mode][metric], packed[mode][metric]
+                print(f"| {name} | {mode} | {metric} | {a:.4f} | {b:.4f} | {b - a:+.4f} |")
+
+
+if __name__ == "__main__":
+    main()
