@@ -32,7 +32,18 @@ import numpy as np
 from sciseek.storage.files import atomic_write
 
 SNAPSHOT = "ann.json"
-NPROBE = 64  # inverted lists searched a query (of about 2 x sqrt(papers)); see above
+# inverted lists searched a query (of about 2 x sqrt(papers)): at least NPROBE, and 1 in
+# PROBE_SHARE of them in larger stores (recall@10 0.969 at 500k papers with 64 of 1,414 lists,
+# 0.944 at 2.5M with 64 of 3,162; BENCHMARKS.md)
+NPROBE = 64
+PROBE_SHARE = 24
+
+
+def probes(nlist: int) -> int:
+    """Inverted lists searched a query, of ``nlist``."""
+    return min(nlist, max(NPROBE, nlist // PROBE_SHARE))
+
+
 TRAIN_SAMPLE = 100_000  # vectors the coarse and product quantizers are trained on
 
 
@@ -58,7 +69,7 @@ class CompressedIndex:
     def __init__(self, index: faiss.IndexIVF, factory: str):
         self.index = index
         self.factory = factory
-        self.index.nprobe = min(NPROBE, index.nlist)
+        self.index.nprobe = probes(index.nlist)
 
     @classmethod
     def trained(cls, sample: np.ndarray, papers: int) -> CompressedIndex:
@@ -99,11 +110,11 @@ class CompressedIndex:
         with fewer). With ``allowed``, only those row ids are candidates; the lists searched
         grow as the allowed share shrinks, so a narrow filter still finds its papers."""
         nlist = self.index.nlist
-        nprobe = min(NPROBE, nlist)
+        nprobe = probes(nlist)
         selector = None
         if allowed is not None:
             share = len(allowed) / max(1, self.ntotal)
-            nprobe = min(nlist, max(nprobe, int(math.ceil(nprobe / max(share, 1e-9)))))
+            nprobe = min(nlist, int(math.ceil(nprobe / max(share, 1e-9))))
             selector = faiss.IDSelectorBatch(np.asarray(allowed, dtype=np.int64))
         params = faiss.SearchParametersIVF(nprobe=nprobe, sel=selector)
         return self.index.search(np.ascontiguousarray(queries, dtype=np.float32), k, params=params)

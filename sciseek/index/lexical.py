@@ -376,6 +376,30 @@ class LexicalIndex:
             return []
         return list(searcher.fast_field_values("rowid", [addr for _, addr in hits]))
 
+    def filter_count(self, filters: Filters) -> int:
+        """How many papers pass ``filters`` (counted inside tantivy)."""
+        fq = self._filter_query(filters)
+        searcher = self._index.searcher()
+        return searcher.search(fq, 1, count=True).count if fq is not None else 0
+
+    def passing(self, filters: Filters, ids: Sequence[str]) -> set[int]:
+        """Row ids of those of the papers ``ids`` that pass ``filters``."""
+        fq = self._filter_query(filters)
+        if fq is None or not ids:
+            return set()
+        searcher = self._index.searcher()
+        schema = self._index.schema
+        q = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, fq),
+                (tantivy.Occur.Must, tantivy.Query.term_set_query(schema, "id", list(ids))),
+            ]
+        )
+        hits = searcher.search(q, len(ids), count=False).hits
+        return (
+            set(searcher.fast_field_values("rowid", [addr for _, addr in hits])) if hits else set()
+        )
+
     def filter_rowids(self, filters: Filters) -> np.ndarray:
         """Row ids of every paper that passes ``filters``."""
         fq = self._filter_query(filters)

@@ -327,9 +327,20 @@ class Encoder:
                 progress(len(idx))
         return out
 
-    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit-length float32 vectors, one row per query."""
-        return self._encode([self._query_prompt + t for t in texts])
+    def encode_queries(self, texts: Sequence[str], threads: int | None = None) -> np.ndarray:
+        """Unit-length float32 vectors, one row per query. ``threads`` caps the CPU threads
+        torch uses for this call in this thread (a search runs BM25 alongside)."""
+        texts = [self._query_prompt + t for t in texts]
+        if threads is None or self._session is not None or self.device != "cpu":
+            return self._encode(texts)
+        import torch
+
+        before = torch.get_num_threads()  # torch's CPU threads are set per calling thread
+        torch.set_num_threads(threads)
+        try:
+            return self._encode(texts)
+        finally:
+            torch.set_num_threads(before)
 
     def encode_texts(
         self, texts: Sequence[str], progress: Callable[[int], None] | None = None

@@ -16,7 +16,7 @@ from sciseek.storage.store import Store
 
 from .models import SparseEncoder
 from .vector_table import EncodingTable
-from .vectors import EncodedIndex
+from .vectors import Allowed, CandidateFilter, EncodedIndex
 
 # The SPLADE index is refused above this many papers. Measured on SciFact (BENCHMARKS.md,
 # "Scale"): about 285 terms a paper, so about 4.6 KB of RAM a paper for the matrix and the
@@ -124,9 +124,10 @@ class SparseIndex(EncodedIndex):
         return self.encoder.encode_queries([text])[0]
 
     def search(
-        self, query: tuple[np.ndarray, np.ndarray], k: int, allowed: np.ndarray | None = None
+        self, query: tuple[np.ndarray, np.ndarray], k: int, allowed: Allowed = None
     ) -> list[tuple[int, float]]:
-        """Top-k (row id, dot product) for a sparse query, restricted to ``allowed``."""
+        """Top-k (row id, dot product) for a sparse query, restricted to ``allowed`` (row ids,
+        or a ``CandidateFilter``: the papers it keeps among the best scored)."""
         self.refresh()
         with self._lock:
             if self._matrix is None or k <= 0:
@@ -137,11 +138,18 @@ class SparseIndex(EncodedIndex):
             if len(terms) == 0:
                 return []
             scores = np.asarray(self._matrix[terms].T @ weights).ravel()
+            if isinstance(allowed, CandidateFilter):
+                ranked = self._top(scores, allowed.pool(k, len(scores)))
+                kept = allowed.keep(np.array([r for r, _ in ranked], dtype=np.int64))
+                return [(r, s) for r, s in ranked if r in kept][:k]
             if allowed is not None:
                 scores = np.where(np.isin(self._rowids, allowed), scores, 0.0)
-            k = min(k, int((scores > 0).sum()))
-            if k == 0:
-                return []
-            best = np.argpartition(-scores, k - 1)[:k]
-            best = best[np.argsort(-scores[best], kind="stable")]
-            return [(int(self._rowids[i]), float(scores[i])) for i in best]
+            return self._top(scores, k)
+
+    def _top(self, scores: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, int((scores > 0).sum()))
+        if k == 0:
+            return []
+        best = np.argpartition(-scores, k - 1)[:k]
+        best = best[np.argsort(-scores[best], kind="stable")]
+        return [(int(self._rowids[i]), float(scores[i])) for i in best]

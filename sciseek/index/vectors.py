@@ -8,10 +8,12 @@ snapshot, changed in place, its candidates rescored with the stored fp32 vectors
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -34,6 +36,22 @@ COMPRESS_ABOVE = 100_000
 RESCORE = 200  # compressed-index candidates a query rescored with the exact vectors
 EXACT_FILTERED = 5_000  # a filter allowing at most this many papers is searched exactly
 SAVE_AFTER = 5_000  # changed papers applied in memory before the snapshot is written again
+
+
+@dataclass(frozen=True)
+class CandidateFilter:
+    """A filter too broad to list its papers: a share of the store passes, and ``keep`` tells
+    which of some row ids do. A search takes more candidates and keeps those that pass."""
+
+    share: float  # of the store's papers that pass (0, 1]
+    keep: Callable[[np.ndarray], set[int]]
+
+    def pool(self, k: int, total: int) -> int:
+        """Candidates to draw for k that pass (twice the expected need)."""
+        return min(total, max(k, math.ceil(2 * k / max(self.share, 1e-6))))
+
+
+Allowed = np.ndarray | CandidateFilter | None  # the papers a search may return
 
 
 class EncodedIndex:
@@ -245,15 +263,16 @@ class DenseIndex(EncodedIndex):
 
     # -- queries -------------------------------------------------------------------------
 
-    def encode_query(self, text: str) -> np.ndarray:
+    def encode_query(self, text: str, threads: int | None = None) -> np.ndarray:
         """The query's unit vector (the last ``QUERY_CACHE`` queries' are kept: a digest
-        searches with and then scores by the same query)."""
+        searches with and then scores by the same query); ``threads``: see
+        ``Encoder.encode_queries``."""
         with self._lock:
             cached = self._queries.pop(text, None)
             if cached is not None:
                 self._queries[text] = cached
                 return cached.copy()
-        vector = self.encoder.encode_queries([text])[0]
+        vector = self.encoder.encode_queries([text], threads)[0]
         with self._lock:
             self._queries[text] = vector
             while len(self._queries) > QUERY_CACHE:
@@ -274,14 +293,13 @@ class DenseIndex(EncodedIndex):
         blob = b"".join(found.values())
         return ids, np.frombuffer(blob, dtype=np.float32).reshape(len(ids), -1)
 
-    def search(
-        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
-    ) -> list[tuple[int, float]]:
-        """Top-k (row id, inner product) for a query vector, restricted to ``allowed``."""
+    def search(self, query: np.ndarray, k: int, allowed: Allowed = None) -> list[tuple[int, float]]:
+        """Top-k (row id, inner product) for a query vector, restricted to ``allowed`` (row
+        ids, or a ``CandidateFilter``)."""
         return self.search_many(query.reshape(1, -1), k, allowed)[0]
 
     def search_many(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None
+        self, queries: np.ndarray, k: int, allowed: Allowed = None
     ) -> list[list[tuple[int, float]]]:
         """``search`` for each row of ``queries`` (n x dim), in one call to the index.
 
@@ -292,6 +310,8 @@ class DenseIndex(EncodedIndex):
         self.refresh()
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         none: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
+        if isinstance(allowed, CandidateFilter):
+            return [self._search_filtered(q, k, allowed) for q in queries]
         if k <= 0 or len(queries) == 0 or (allowed is not None and len(allowed) == 0):
             return none
         with self._lock:
@@ -315,6 +335,27 @@ class DenseIndex(EncodedIndex):
             else:
                 return none
         return self._rescored(queries, candidates, k)
+
+    def _search_filtered(
+        self, query: np.ndarray, k: int, allowed: CandidateFilter
+    ) -> list[tuple[int, float]]:
+        """Top-k among the candidates ``allowed`` keeps, drawing more until k pass or all
+        papers were drawn."""
+        total = (
+            self._ann.ntotal
+            if self._ann is not None
+            else (self._flat.ntotal if self._flat is not None else 0)
+        )
+        if k <= 0 or total == 0:
+            return []
+        pool = allowed.pool(k, total)
+        while True:
+            ranked = self.search_many(query.reshape(1, -1), pool)[0]
+            kept = allowed.keep(np.array([r for r, _ in ranked], dtype=np.int64))
+            hits = [(r, s) for r, s in ranked if r in kept]
+            if len(hits) >= k or pool >= total:
+                return hits[:k]
+            pool = min(total, pool * 4)
 
     def _rescored(
         self, queries: np.ndarray, candidates: np.ndarray, k: int

@@ -38,7 +38,7 @@ from sciseek.ingest.papers import Filters
 
 from .engine import Engine, Hit
 from .passages import clean, passages
-from .retrieval import MODES, InvalidQuery, check_k
+from .retrieval import MODES, InvalidQuery, allowed_by, check_k
 
 __all__ = ["clean", "passages", "search_draft", "search_draft_passages", "DraftHit"]
 
@@ -120,7 +120,7 @@ def passage_rankings(
 ) -> list[list[tuple[int, float]]]:
     """Each passage's top ``PASSAGE_DEPTH`` (row id, score), best first."""
     names = [n for n, w in engine.weights.items() if w > 0] if mode == "hybrid" else [mode]
-    allowed = engine.lexical.filter_rowids(filters) if filters else None
+    allowed = allowed_by(engine.store, engine.lexical, filters)
     runs: list[dict[str, dict[int, float]]] = [{} for _ in cut]
     vectors = None
     if "dense" in names:

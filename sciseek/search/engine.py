@@ -19,7 +19,7 @@ import numpy as np
 from sciseek.errors import BadInput
 from sciseek.index.lexical import LexicalIndex
 from sciseek.index.sparse import SparseIndex
-from sciseek.index.vectors import DenseIndex
+from sciseek.index.vectors import Allowed, DenseIndex
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.storage.store import Store, UpsertResult
 
@@ -327,7 +327,7 @@ class Engine:
         vector = dense.vector(rowid)
         if vector is None:
             return []
-        allowed = self.lexical.filter_rowids(filters) if filters else None
+        allowed = self._retrieval.allowed(filters)
         ranked = [(r, s) for r, s in dense.search(vector, k + 1, allowed) if r != rowid]
         return self._hits(ranked[:k])
 
@@ -381,7 +381,7 @@ class Engine:
         """
         return self._retrieval.fuse(runs, k, weights, method, complete)
 
-    def dense_query(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
+    def dense_query(self, query: str, allowed: Allowed = None) -> np.ndarray:
         """The query's embedding, moved towards its top papers (Rocchio) when ``prf`` is set."""
         return self._retrieval.dense_query(query, allowed)
 

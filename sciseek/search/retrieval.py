@@ -10,6 +10,7 @@ papers and paper ids.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import numpy as np
@@ -18,7 +19,7 @@ from sciseek.errors import BadInput
 from sciseek.index.lexical import LexicalIndex
 from sciseek.index.models import document_text
 from sciseek.index.sparse import SparseIndex
-from sciseek.index.vectors import DenseIndex
+from sciseek.index.vectors import Allowed, CandidateFilter, DenseIndex
 from sciseek.ingest.papers import Filters, normalise_id
 from sciseek.storage.store import Store
 
@@ -31,6 +32,10 @@ DEFAULT_MODE = "hybrid"
 MAX_K = 1000
 CANDIDATES = 100  # per retriever, before fusion
 RERANK_DEPTH = 50  # fused results a re-ranker re-scores
+# A filter passing more papers than this is not listed: the vector retrievers check their
+# candidates against it instead (listing 1M row ids from tantivy costs about a second).
+FILTER_LIST_MAX = 20_000
+_LEXICAL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")  # BM25 beside dense
 
 
 class InvalidQuery(BadInput, ValueError):
@@ -41,6 +46,22 @@ def check_k(k: int) -> None:
     """Refuse a result count outside 1..MAX_K."""
     if not 1 <= k <= MAX_K:
         raise InvalidQuery(f"k must be between 1 and {MAX_K}, got {k}")
+
+
+def allowed_by(store: Store, lexical: LexicalIndex, filters: Filters | None) -> Allowed:
+    """The papers a vector search may return under ``filters``: None for all, their row ids
+    for a narrow filter, a ``CandidateFilter`` for a broad one (see ``FILTER_LIST_MAX``)."""
+    if not filters:
+        return None
+    count = lexical.filter_count(filters)
+    if count <= FILTER_LIST_MAX:
+        return lexical.filter_rowids(filters)
+
+    def keep(rowids: np.ndarray) -> set[int]:
+        ids = store.ids_by_rowids([int(r) for r in rowids])
+        return lexical.passing(filters, list(ids.values()))
+
+    return CandidateFilter(count / max(1, lexical.count()), keep)
 
 
 class Indexes(Protocol):
@@ -101,7 +122,7 @@ class Retrieval:
                     + [r for r, _ in ranked if r in titled]
                 )
         else:
-            allowed = self.engine.lexical.filter_rowids(filters) if filters else None
+            allowed = self.allowed(filters) if mode != "bm25" else None
             ranked = self.run(mode, query, depth, filters, allowed)
         if self.reranker is not None:
             ranked = self.rerank(query, ranked)
@@ -116,19 +137,35 @@ class Retrieval:
         *,
         exact_dense: bool,
     ) -> dict[str, dict[int, float]]:
-        """Each retriever's top candidates {row id: score}; dense also scores the others'."""
-        allowed = self.engine.lexical.filter_rowids(filters) if filters else None
+        """Each retriever's top candidates {row id: score}; dense also scores the others'.
+
+        With dense among them, BM25 runs in a second thread meanwhile (tantivy leaves Python
+        free) and the query is encoded on one CPU thread, so the two overlap on two cores."""
+        retrievers = list(retrievers)
+        allowed = self.allowed(filters)
         depth = max(CANDIDATES, self.rerank_depth if self.reranker is not None else 0)
-        out: dict[str, dict[int, float]] = {}
+        found: dict[str, Any] = {}
+        alongside = "dense" in retrievers and "bm25" in retrievers
+        if alongside:
+            found["bm25"] = _LEXICAL.submit(self.run, "bm25", query, depth, filters, None)
         qvec = None
         for name in retrievers:
             if name == "dense":
-                qvec = self.dense_query(query, allowed)
-            out[name] = dict(self.run(name, query, depth, filters, allowed, qvec))
+                qvec = self.dense_query(query, allowed, threads=1 if alongside else None)
+            if name not in found:
+                found[name] = self.run(name, query, depth, filters, allowed, qvec)
+        out: dict[str, dict[int, float]] = {
+            name: dict(found[name].result() if name == "bm25" and alongside else found[name])
+            for name in retrievers
+        }
         if qvec is not None and exact_dense:
             missing = {r for run in out.values() for r in run} - out["dense"].keys()
             out["dense"].update(self.engine.dense.scores(qvec, sorted(missing)))
         return out
+
+    def allowed(self, filters: Filters | None) -> Allowed:
+        """See ``allowed_by``."""
+        return allowed_by(self.engine.store, self.engine.lexical, filters)
 
     def run(
         self,
@@ -136,7 +173,7 @@ class Retrieval:
         query: str,
         depth: int,
         filters: Filters | None,
-        allowed: np.ndarray | None,
+        allowed: Allowed,
         qvec: np.ndarray | None = None,
     ) -> list[tuple[int, float]]:
         """One retriever's ranking, with pseudo-relevance feedback when ``prf`` is set."""
@@ -165,10 +202,13 @@ class Retrieval:
         weights = feedback.rm3(lexical.terms(query), docs, prf.terms, prf.query_weight)
         return lexical.search_weighted(weights, depth, filters)
 
-    def dense_query(self, query: str, allowed: np.ndarray | None = None) -> np.ndarray:
-        """The query's embedding, moved towards its top papers (Rocchio) when ``prf`` is set."""
+    def dense_query(
+        self, query: str, allowed: Allowed = None, threads: int | None = None
+    ) -> np.ndarray:
+        """The query's embedding, moved towards its top papers (Rocchio) when ``prf`` is set;
+        ``threads``: see ``Encoder.encode_queries``."""
         dense = self.engine.dense
-        qvec = dense.encode_query(query)
+        qvec = dense.encode_query(query, threads)
         prf = self.engine.prf
         if prf is None or prf.beta == 0:
             return qvec

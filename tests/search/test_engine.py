@@ -148,3 +148,29 @@ def test_blank_author_and_category_filters_restrict_nothing(engine):
     assert [h.paper.id for h in hits] == [
         h.paper.id for h in engine.search("retrieval", mode="bm25", k=5)
     ]
+
+
+@pytest.mark.parametrize("mode", ["dense", "hybrid", "sparse"])
+def test_a_broad_filter_checked_on_candidates_gives_what_the_listed_one_does(
+    engine, monkeypatch, mode
+):
+    import sciseek.search.retrieval as retrieval
+    from sciseek.index.vectors import CandidateFilter
+
+    query = "neural networks for retrieval"
+    filters = [
+        Filters(categories=("cs.IR",)),
+        Filters(date_from="2024-02-01"),
+        Filters(categories=("cs.CV", "cs.IR"), date_to="2024-06-01"),
+    ]
+    listed = [
+        [h.paper.id for h in engine.search(query, mode=mode, k=5, filters=f)] for f in filters
+    ]
+    monkeypatch.setattr(retrieval, "FILTER_LIST_MAX", 0)
+    assert isinstance(engine._retrieval.allowed(filters[0]), CandidateFilter)
+    checked = [
+        [h.paper.id for h in engine.search(query, mode=mode, k=5, filters=f)] for f in filters
+    ]
+    assert checked == listed and all(listed)
+    for f, ids in zip(filters, checked, strict=True):
+        assert all(f.matches(engine.get(i)) for i in ids)
