@@ -3,6 +3,7 @@ with exact fp32 search, on SciFact (test judgments) and on the shared arXiv pape
 sample of titles as queries, the paper itself the answer, as in the speed benchmarks).
 
 python benchmarks/compressed_quality.py [--work DIR] [--arxiv-dir DIR] [--titles 1000]
+    [--sets scifact,arxiv]
 
 SciFact is indexed once into WORK/scifact; the arXiv papers come from ``--arxiv-dir``, a
 complete data dir of ../shared/data/arxiv/papers.jsonl.gz (``sciseek index``; default
@@ -41,8 +42,9 @@ def title_queries(data_dir: Path, n: int) -> Dataset:
         sample = engine.store.rowid_sample(engine.store.count())
         picks = random.Random(7).sample(sample, n)
         papers = engine.store.get_by_rowids(picks)
-    queries = {p.id: p.title for p in papers.values()}
-    qrels = [ir_measures.Qrel(pid, pid, 1) for pid in queries]
+    # query ids differ from paper ids: a paper never counts as the answer to its own id
+    queries = {f"title:{p.id}": p.title for p in papers.values()}
+    qrels = [ir_measures.Qrel(qid, qid.removeprefix("title:"), 1) for qid in queries]
     return Dataset("arxiv-titles", data_dir, queries, qrels)
 
 
@@ -51,14 +53,19 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/sciseek-bench"))
     parser.add_argument("--arxiv-dir", type=Path)
     parser.add_argument("--titles", type=int, default=1000)
+    parser.add_argument("--sets", default="scifact,arxiv", help="comma-separated")
     args = parser.parse_args()
-    scifact_dir, scifact = args.work / "scifact", load_dataset(SHARED / "scifact")
-    if not (scifact_dir / "sciseek.db").exists():
-        with Engine.open(scifact_dir) as engine:
-            engine.add(p for p in read_papers(scifact.corpus) if isinstance(p, Paper))
-    runs = [("scifact", scifact_dir, scifact)]
-    arxiv_dir = args.arxiv_dir or args.work / "real75k"
-    runs.append(("arxiv titles", arxiv_dir, title_queries(arxiv_dir, args.titles)))
+    sets = args.sets.split(",")
+    runs = []
+    if "scifact" in sets:
+        scifact_dir, scifact = args.work / "scifact", load_dataset(SHARED / "scifact")
+        if not (scifact_dir / "sciseek.db").exists():
+            with Engine.open(scifact_dir) as engine:
+                engine.add(p for p in read_papers(scifact.corpus) if isinstance(p, Paper))
+        runs.append(("scifact", scifact_dir, scifact))
+    if "arxiv" in sets:
+        arxiv_dir = args.arxiv_dir or args.work / "real75k"
+        runs.append(("arxiv titles", arxiv_dir, title_queries(arxiv_dir, args.titles)))
     print("| set | mode | metric | exact fp32 | compressed | change |")
     print("|---|---|---|---:|---:|---:|")
     for name, data_dir, dataset in runs:

@@ -33,10 +33,11 @@ from sciseek.storage.files import atomic_write
 
 SNAPSHOT = "ann.json"
 # inverted lists searched a query (of about 2 x sqrt(papers)): at least NPROBE, and 1 in
-# PROBE_SHARE of them in larger stores (recall@10 0.969 at 500k papers with 64 of 1,414 lists,
-# 0.944 at 2.5M with 64 of 3,162; BENCHMARKS.md)
+# PROBE_SHARE of them in larger stores. Recall@10 after rescoring 200 candidates: 0.969 at
+# 500k papers with 64 of 1,414 lists; at 2.5M with 3,162 lists, 0.946 with 64, 0.964 with 99,
+# 0.970 with 131 (BENCHMARKS.md)
 NPROBE = 64
-PROBE_SHARE = 24
+PROBE_SHARE = 32
 
 
 def probes(nlist: int) -> int:

@@ -361,10 +361,12 @@ class DenseIndex(EncodedIndex):
         self, queries: np.ndarray, candidates: np.ndarray, k: int
     ) -> list[list[tuple[int, float]]]:
         ids, vectors = self._exact(np.unique(candidates[candidates >= 0]))
-        position = {int(r): i for i, r in enumerate(ids)}
+        order = np.argsort(ids)
+        ids, vectors = ids[order], vectors[order] if len(ids) else vectors
         out = []
         for query, row in zip(queries, candidates, strict=True):
-            at = np.array([position[int(r)] for r in row if int(r) in position], dtype=np.int64)
+            at = np.searchsorted(ids, row) if len(ids) else np.zeros(0, dtype=np.int64)
+            at = at[(at < len(ids)) & (ids[np.minimum(at, max(len(ids) - 1, 0))] == row)]
             if len(at) == 0:
                 out.append([])
                 continue
