@@ -20,8 +20,12 @@ the papers: what the dense index holds in RAM); ``p50_ms``/``p99_ms`` per mode
 (bm25, dense, hybrid; ``--queries`` titles of seeded random papers each, query encoding
 included); ``recall_at_10`` (the dense index's top 10 against exact inner products over the
 same vectors); ``add_10k_s`` and ``delete_1k_s`` (adding 10,000 derived papers, then deleting
-1,000 of them, each until a query sees the change; the other 9,000 are deleted afterwards, so
-the dir keeps N papers). The CPU flags are printed with the figures.
+1,000 of them, each until a query sees the change, with ``*_parts_s`` splitting each into the
+store, BM25, and the vector table plus the dense index and the query; the other 9,000 are
+deleted afterwards, so the dir keeps N papers); ``hybrid_filter_broad/week/author_p50/p99_ms``
+(hybrid under the commonest category, one week of it, and one author; ``filter_*_papers``
+passing)
+and ``similar_p50/p99_ms``. The CPU flags are printed with the figures.
 """
 
 from __future__ import annotations
@@ -194,6 +198,41 @@ def exact_top10(dense, qvecs):
     return best_ids
 
 
+def filtered_and_similar(engine, titles: list[str], out: dict) -> None:
+    """Hybrid latency under a broad filter (the commonest category), that category in one
+    week, and one author's papers, and ``similar`` for sampled papers."""
+    from collections import Counter
+
+    from sciseek import Filters
+
+    sample = engine.store.get_by_rowids(engine.store.rowid_sample(2000))
+    common = Counter(c for p in sample.values() for c in p.categories[:1]).most_common(1)[0][0]
+    months = Counter((p.published or "")[:7] for p in sample.values() if p.published)
+    month = months.most_common(1)[0][0]
+    author = next(p.authors[0] for p in sample.values() if p.authors)
+    kinds = {
+        "broad": Filters(categories=(common,)),
+        "week": Filters(categories=(common,), date_from=f"{month}-01", date_to=f"{month}-07"),
+        "author": Filters(authors=(author,)),
+    }
+    for name, filters in kinds.items():
+        out[f"filter_{name}_papers"] = engine.lexical.filter_count(filters)
+        times = []
+        for q in titles:
+            start = time.perf_counter()
+            engine.search(q, mode="hybrid", k=10, filters=filters)
+            times.append((time.perf_counter() - start) * 1000)
+        out[f"hybrid_filter_{name}_p50_ms"] = round(percentile(times, 0.5), 2)
+        out[f"hybrid_filter_{name}_p99_ms"] = round(percentile(times, 0.99), 2)
+    times = []
+    for p in list(sample.values())[: len(titles)]:
+        start = time.perf_counter()
+        engine.similar(p.id, k=10)
+        times.append((time.perf_counter() - start) * 1000)
+    out["similar_p50_ms"] = round(percentile(times, 0.5), 2)
+    out["similar_p99_ms"] = round(percentile(times, 0.99), 2)
+
+
 def measure(data_dir: Path, source_dir: Path, queries: int) -> dict:
     """The contract's figures for one data dir; see the module docstring."""
     import numpy as np
@@ -234,6 +273,7 @@ def measure(data_dir: Path, source_dir: Path, queries: int) -> dict:
             times.append((time.perf_counter() - start) * 1000)
         out[f"{mode}_p50_ms"] = round(percentile(times, 0.5), 2)
         out[f"{mode}_p99_ms"] = round(percentile(times, 0.99), 2)
+    filtered_and_similar(engine, titles[:queries], out)
     out["rss_bytes"] = rss()
     out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
@@ -250,15 +290,30 @@ def measure(data_dir: Path, source_dir: Path, queries: int) -> dict:
     added = [source.paper(base + i) for i in range(10_000)]
     start = time.perf_counter()
     engine.store.upsert(added)
+    store_s = time.perf_counter() - start
     engine.lexical.sync()
+    lexical_s = time.perf_counter() - start - store_s
     dense.table.sync(source.encode)
     engine.search(added[0].title, mode="hybrid", k=10)
     out["add_10k_s"] = round(time.perf_counter() - start, 3)
+    out["add_10k_parts_s"] = {
+        "store": round(store_s, 3),
+        "bm25": round(lexical_s, 3),
+        "dense_and_query": round(out["add_10k_s"] - store_s - lexical_s, 3),
+    }
     start = time.perf_counter()
-    engine.delete([p.id for p in added[:1000]])
+    engine.store.delete([p.id for p in added[:1000]])
+    store_s = time.perf_counter() - start
+    engine.lexical.sync()
+    lexical_s = time.perf_counter() - start - store_s
     dense.table.sync(source.encode)
     engine.search(added[0].title, mode="hybrid", k=10)
     out["delete_1k_s"] = round(time.perf_counter() - start, 3)
+    out["delete_1k_parts_s"] = {
+        "store": round(store_s, 3),
+        "bm25": round(lexical_s, 3),
+        "dense_and_query": round(out["delete_1k_s"] - store_s - lexical_s, 3),
+    }
     engine.delete([p.id for p in added[1000:]])
     dense.table.sync(source.encode)
     out["disk_bytes"] = disk_bytes(data_dir)

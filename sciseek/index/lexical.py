@@ -16,10 +16,8 @@ between tantivy's commit and the state file only costs a replay.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import math
-import re
 import shutil
 import sys
 import threading
@@ -33,6 +31,9 @@ import tantivy
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.storage.files import atomic_write
 from sciseek.storage.store import Store
+
+from .filtering import filter_query, to_datetime
+from .snippets import snippet
 
 SCHEMA_VERSION = 1
 WRITER_WAIT_SECONDS = 120
@@ -59,10 +60,6 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("author", stored=False, tokenizer_name="default")
     sb.add_date_field("published", stored=False, indexed=True, fast=True)
     return sb.build()
-
-
-def _to_datetime(date: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(date).replace(tzinfo=dt.UTC)
 
 
 class LexicalIndex:
@@ -155,7 +152,7 @@ class LexicalIndex:
         for a in p.authors:
             doc.add_text("author", a)
         if p.published:
-            doc.add_date("published", _to_datetime(p.published))
+            doc.add_date("published", to_datetime(p.published))
         return doc
 
     def _writer(self, wait: bool) -> tantivy.IndexWriter | None:
@@ -238,32 +235,7 @@ class LexicalIndex:
         return self._index.searcher().num_docs
 
     def _filter_query(self, filters: Filters) -> tantivy.Query | None:
-        schema = self._index.schema
-        parts = []
-        if filters.date_from or filters.date_to:
-            parts.append(
-                tantivy.Query.range_query(
-                    schema,
-                    "published",
-                    tantivy.FieldType.Date,
-                    _to_datetime(filters.date_from) if filters.date_from else None,
-                    _to_datetime(filters.date_to) if filters.date_to else None,
-                )
-            )
-        if filters.ids:
-            parts.append(tantivy.Query.term_set_query(schema, "id", list(filters.ids)))
-        if filters.categories:
-            parts.append(tantivy.Query.term_set_query(schema, "category", list(filters.categories)))
-        for author in filters.authors:
-            words = self._author_analyzer.analyze(author)
-            if len(words) == 1:
-                parts.append(tantivy.Query.term_query(schema, "author", words[0]))
-            elif words:
-                parts.append(tantivy.Query.phrase_query(schema, "author", words))
-        if not parts:
-            return None
-        combined = tantivy.Query.boolean_query([(tantivy.Occur.Must, q) for q in parts])
-        return tantivy.Query.const_score_query(combined, 0.0)
+        return filter_query(self._index.schema, self._author_analyzer, filters)
 
     def terms(self, text: str) -> list[str]:
         """The index terms of ``text`` (lower-cased, stemmed, stopwords removed)."""
@@ -271,25 +243,7 @@ class LexicalIndex:
 
     def snippet(self, text: str, query: str, width: int = 280) -> list[tuple[str, bool]]:
         """A passage of ``text`` around the query's terms: (text, is_match) segments."""
-        wanted = set(self.terms(query))
-        words = list(re.finditer(r"\w+", text))
-        hits = [m for m in words if wanted and set(self.terms(m.group())) & wanted]
-        start = 0
-        if hits and hits[0].start() > width // 3:
-            start = text.rfind(" ", 0, hits[0].start() - width // 4) + 1
-        end = len(text) if len(text) - start <= width else text.rfind(" ", start, start + width)
-        end = end if end > start else min(len(text), start + width)
-        segments: list[tuple[str, bool]] = [("… ", False)] if start else []
-        pos = start
-        for m in hits:
-            if m.start() < start or m.end() > end:
-                continue
-            segments += [(text[pos : m.start()], False), (m.group(), True)]
-            pos = m.end()
-        segments.append((text[pos:end], False))
-        if end < len(text):
-            segments.append((" …", False))
-        return [s for s in segments if s[0]]
+        return snippet(self.terms, text, query, width)
 
     def rare_terms(self, query: str, rare: int) -> list[str]:
         """The query's index terms that occur in at most ``rare`` papers (at least one)."""
@@ -364,8 +318,8 @@ class LexicalIndex:
                 self._index.schema,
                 "published",
                 tantivy.FieldType.Date,
-                _to_datetime(f"{year}-01-01"),
-                _to_datetime(f"{year}-12-31"),
+                to_datetime(f"{year}-01-01"),
+                to_datetime(f"{year}-12-31"),
             )
             parts.append((tantivy.Occur.Must, span))
         searcher = self._index.searcher()
