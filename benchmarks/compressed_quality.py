@@ -3,7 +3,7 @@ with exact fp32 search, on SciFact (test judgments) and on the shared arXiv pape
 sample of titles as queries, the paper itself the answer, as in the speed benchmarks).
 
 python benchmarks/compressed_quality.py [--work DIR] [--arxiv-dir DIR] [--titles 1000]
-    [--sets scifact,arxiv]
+    [--sets scifact,arxiv] [--budget N]
 
 SciFact is indexed once into WORK/scifact; the arXiv papers come from ``--arxiv-dir``, a
 complete data dir of ../shared/data/arxiv/papers.jsonl.gz (``sciseek index``; default
@@ -22,7 +22,7 @@ from pathlib import Path
 import ir_measures
 
 from sciseek import Engine, Paper, read_papers
-from sciseek.index import vectors
+from sciseek.index import compressed, vectors
 from sciseek.quality.evaluation import Dataset, evaluate, evaluate_run, load_dataset
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -74,7 +74,14 @@ def main() -> None:
     parser.add_argument("--arxiv-dir", type=Path)
     parser.add_argument("--titles", type=int, default=1000)
     parser.add_argument("--sets", default="scifact,arxiv", help="comma-separated")
+    parser.add_argument(
+        "--budget",
+        type=int,
+        help="codes scanned a query (compressed.SCAN_BUDGET; smaller mimics a larger store)",
+    )
     args = parser.parse_args()
+    if args.budget:
+        compressed.SCAN_BUDGET = args.budget
     sets = args.sets.split(",")
     runs = []
     if "scifact" in sets:

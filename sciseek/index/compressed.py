@@ -32,17 +32,18 @@ import numpy as np
 from sciseek.storage.files import atomic_write
 
 SNAPSHOT = "ann.json"
-# inverted lists searched a query (of about 2 x sqrt(papers)): at least NPROBE, and 1 in
-# PROBE_SHARE of them in larger stores. Recall@10 after rescoring 200 candidates: 0.969 at
-# 500k papers with 64 of 1,414 lists; at 2.5M with 3,162 lists, 0.946 with 64, 0.964 with 99,
-# 0.970 with 131 (BENCHMARKS.md)
+# Inverted lists searched a query: as many as hold about SCAN_BUDGET codes (all of them in a
+# store of up to that many papers), at least NPROBE. Measured (BENCHMARKS.md, "Scale"): title
+# queries on the 74,728 arXiv papers find their own paper among 200 candidates 97.1% of the time
+# with 64 of 546 lists, 99.4% with 256, 99.6% with all (exact search: 97.8% in its top 10);
+# recall@10 at 2.5M papers, 3,162 lists: 0.946 with 64, 0.964 with 99, 0.970 with 131.
 NPROBE = 64
-PROBE_SHARE = 32
+SCAN_BUDGET = 100_000
 
 
-def probes(nlist: int) -> int:
-    """Inverted lists searched a query, of ``nlist``."""
-    return min(nlist, max(NPROBE, nlist // PROBE_SHARE))
+def probes(nlist: int, papers: int) -> int:
+    """Inverted lists searched a query, of ``nlist`` holding ``papers`` codes."""
+    return min(nlist, max(NPROBE, math.ceil(nlist * SCAN_BUDGET / max(papers, 1))))
 
 
 TRAIN_SAMPLE = 100_000  # vectors the coarse and product quantizers are trained on
@@ -70,7 +71,7 @@ class CompressedIndex:
     def __init__(self, index: faiss.IndexIVF, factory: str):
         self.index = index
         self.factory = factory
-        self.index.nprobe = probes(index.nlist)
+        self.index.nprobe = min(NPROBE, index.nlist)
 
     @classmethod
     def trained(cls, sample: np.ndarray, papers: int) -> CompressedIndex:
@@ -111,7 +112,7 @@ class CompressedIndex:
         with fewer). With ``allowed``, only those row ids are candidates; the lists searched
         grow as the allowed share shrinks, so a narrow filter still finds its papers."""
         nlist = self.index.nlist
-        nprobe = probes(nlist)
+        nprobe = probes(nlist, self.ntotal)
         selector = None
         if allowed is not None:
             share = len(allowed) / max(1, self.ntotal)

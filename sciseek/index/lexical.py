@@ -29,7 +29,7 @@ import numpy as np
 import tantivy
 
 from sciseek.ingest.papers import Filters, Paper
-from sciseek.storage.files import atomic_write
+from sciseek.storage.files import atomic_write, read_once
 from sciseek.storage.store import Store
 
 from .filtering import filter_query, to_datetime
@@ -37,6 +37,7 @@ from .snippets import snippet
 
 SCHEMA_VERSION = 1
 WRITER_WAIT_SECONDS = 120
+WARM_ABOVE = 64 << 20  # an index of more bytes is read once in the background when opened
 _ANALYZER = "en_stem_stop"
 
 
@@ -78,6 +79,7 @@ class LexicalIndex:
             .build()
         )
         self._lock = threading.RLock()
+        self._warming: threading.Thread | None = None
         self._open()
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -109,10 +111,29 @@ class LexicalIndex:
                 self._index.reload()
                 self._index.searcher()
                 self.generation = int(state.get("generation", 0))
+                self._warm()
                 return
             except (ValueError, OSError) as e:
                 self._log(f"lexical index is damaged ({e}); rebuilding it from the store")
         self._reset()
+
+    def _warm(self) -> None:
+        """Read a large index's files once, behind (tantivy reads them through memory maps:
+        a cold query otherwise waits on the disk for each block it touches)."""
+        files = [f for f in self.directory.iterdir() if f.is_file()]
+        if sum(f.stat().st_size for f in files) > WARM_ABOVE:
+            self._warming = threading.Thread(
+                target=read_once, args=(files,), name="warm-bm25", daemon=True
+            )
+            self._warming.start()
+
+    def warmed(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the background read of a large index's files to
+        end; True once it has, or when none runs."""
+        if self._warming is not None:
+            self._warming.join(timeout)
+            return not self._warming.is_alive()
+        return True
 
     def _reset(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
@@ -354,13 +375,18 @@ class LexicalIndex:
             set(searcher.fast_field_values("rowid", [addr for _, addr in hits])) if hits else set()
         )
 
-    def filter_rowids(self, filters: Filters) -> np.ndarray:
-        """Row ids of every paper that passes ``filters``."""
+    def filter_rowids(self, filters: Filters, limit: int | None = None) -> np.ndarray | int:
+        """Row ids of every paper that passes ``filters``; with ``limit``, when more than
+        that many pass, how many do instead (both from one pass over the index)."""
         fq = self._filter_query(filters)
         searcher = self._index.searcher()
         if fq is None:
             return np.zeros(0, dtype=np.int64)
-        hits = searcher.search(fq, max(searcher.num_docs, 1), count=False).hits
+        wanted = max(searcher.num_docs, 1) if limit is None else limit + 1
+        found = searcher.search(fq, wanted, count=limit is not None)
+        if limit is not None and found.count > limit:
+            return found.count
+        hits = found.hits
         if not hits:
             return np.zeros(0, dtype=np.int64)
         rowids = searcher.fast_field_values("rowid", [addr for _, addr in hits])

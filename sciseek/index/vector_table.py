@@ -9,6 +9,7 @@ encoding sees every paper encoded so far.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -184,6 +185,20 @@ class EncodingTable:
                 ]
         vectors = np.frombuffer(b"".join(blobs), dtype=np.float32)
         return vectors.reshape(len(blobs), -1) if blobs else vectors.reshape(0, 0)
+
+    def warm(self) -> None:
+        """Read every page of the table and of its row-id index once, through a connection of
+        its own, so that the system's page cache holds them (random reads by row id, as
+        rescoring does, then come from memory). Reading the file other than through SQLite
+        would drop this process's SQLite locks on it."""
+        db = connect(self.path)
+        try:
+            db.execute("SELECT max(length(b)) FROM enc").fetchone()
+            db.execute("SELECT count(*) FROM enc INDEXED BY enc_rowid WHERE rowid_ >= 0").fetchone()
+        except sqlite3.Error:
+            pass  # a warm-up only: the table is read again when it is needed
+        finally:
+            db.close()
 
     def iter_vectors(self, batch: int = 50_000) -> Iterator[tuple[list[int], bytes]]:
         """(row ids, concatenated ``b`` encodings) of every row, ``batch`` rows at a time."""

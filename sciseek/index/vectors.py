@@ -36,6 +36,7 @@ COMPRESS_ABOVE = 100_000
 RESCORE = 200  # compressed-index candidates a query rescored with the exact vectors
 EXACT_FILTERED = 5_000  # a filter allowing at most this many papers is searched exactly
 SAVE_AFTER = 5_000  # changed papers applied in memory before the snapshot is written again
+MAX_POOL = 5_000  # candidates a search under a broad filter draws at most
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class DenseIndex(EncodedIndex):
         self._opened = False
         self._unsaved = 0  # changes applied to the compressed index since its snapshot
         self.rebuilds = 0  # times this process built the compressed index from the table
+        self._warming: threading.Thread | None = None
         self._loaded = -1  # table generation reflected in memory
         self._chunk = -1  # last committed chunk reflected in memory
         self._queries: dict[str, np.ndarray] = {}  # recent query vectors, oldest first
@@ -172,6 +174,10 @@ class DenseIndex(EncodedIndex):
             else:
                 self._apply(*self.table.changes_after_chunk(self._chunk))
             self._loaded, self._chunk, self._opened = generation, chunk, True
+            if self._ann is not None and self._warming is None:
+                # rescoring reads stored vectors at random: read the table once, behind
+                self._warming = threading.Thread(target=self.table.warm, name="warm", daemon=True)
+                self._warming.start()
             if self._flat is not None and self._wants_compressed(self._flat.ntotal):
                 self._log(f"{self._flat.ntotal:,} papers: switching to the compressed dense index")
                 self._build_compressed()
@@ -261,6 +267,14 @@ class DenseIndex(EncodedIndex):
             self._ann.save(self.directory, stamp)
             self._unsaved = 0
 
+    def warmed(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the compressed index's first read of the vector
+        table (into the system's page cache) to end; True once it has, or when none runs."""
+        if self._warming is not None:
+            self._warming.join(timeout)
+            return not self._warming.is_alive()
+        return True
+
     # -- queries -------------------------------------------------------------------------
 
     def encode_query(self, text: str, threads: int | None = None) -> np.ndarray:
@@ -339,23 +353,44 @@ class DenseIndex(EncodedIndex):
     def _search_filtered(
         self, query: np.ndarray, k: int, allowed: CandidateFilter
     ) -> list[tuple[int, float]]:
-        """Top-k among the candidates ``allowed`` keeps, drawing more until k pass or all
-        papers were drawn."""
-        total = (
-            self._ann.ntotal
-            if self._ann is not None
-            else (self._flat.ntotal if self._flat is not None else 0)
-        )
+        """Top-k among the candidates ``allowed`` keeps, drawing more until k pass or
+        ``MAX_POOL`` were drawn (a filter that few near papers pass may then give fewer than k:
+        hybrid search has BM25's filtered candidates besides). The compressed index's
+        candidates are checked before they are rescored."""
+        with self._lock:
+            total = (
+                self._ann.ntotal
+                if self._ann is not None
+                else (self._flat.ntotal if self._flat is not None else 0)
+            )
         if k <= 0 or total == 0:
             return []
-        pool = allowed.pool(k, total)
+        most = min(total, max(MAX_POOL, k))
+        pool = min(most, allowed.pool(k, total))
         while True:
-            ranked = self.search_many(query.reshape(1, -1), pool)[0]
-            kept = allowed.keep(np.array([r for r, _ in ranked], dtype=np.int64))
-            hits = [(r, s) for r, s in ranked if r in kept]
-            if len(hits) >= k or pool >= total:
-                return hits[:k]
-            pool = min(total, pool * 4)
+            drawn = self._draw(query, pool)
+            kept = allowed.keep(np.array([r for r, _ in drawn], dtype=np.int64))
+            hits = [(r, s) for r, s in drawn if r in kept]
+            if len(hits) >= k or pool >= most:
+                break
+            pool = min(most, pool * 4)
+        if self._ann is None:
+            return hits[:k]
+        ids = np.array([[r for r, _ in hits]], dtype=np.int64).reshape(1, -1)
+        return self._rescored(query.reshape(1, -1), ids, k)[0]
+
+    def _draw(self, query: np.ndarray, pool: int) -> list[tuple[int, float]]:
+        """Up to ``pool`` candidates, best first: exact scores from the exact index,
+        approximate ones from the compressed index."""
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        with self._lock:
+            if self._ann is not None:
+                scores, ids = self._ann.search(q, pool)
+            elif self._flat is not None and self._flat.ntotal:
+                scores, ids = self._flat.search(q, min(pool, self._flat.ntotal))
+            else:
+                return []
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
     def _rescored(
         self, queries: np.ndarray, candidates: np.ndarray, k: int

@@ -53,15 +53,15 @@ def allowed_by(store: Store, lexical: LexicalIndex, filters: Filters | None) -> 
     for a narrow filter, a ``CandidateFilter`` for a broad one (see ``FILTER_LIST_MAX``)."""
     if not filters:
         return None
-    count = lexical.filter_count(filters)
-    if count <= FILTER_LIST_MAX:
-        return lexical.filter_rowids(filters)
+    listed = lexical.filter_rowids(filters, limit=FILTER_LIST_MAX)
+    if not isinstance(listed, int):
+        return listed
 
     def keep(rowids: np.ndarray) -> set[int]:
         ids = store.ids_by_rowids([int(r) for r in rowids])
         return lexical.passing(filters, list(ids.values()))
 
-    return CandidateFilter(count / max(1, lexical.count()), keep)
+    return CandidateFilter(listed / max(1, lexical.count()), keep)
 
 
 class Indexes(Protocol):

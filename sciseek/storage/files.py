@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,6 +32,23 @@ def atomic_write(path: Path, text: str) -> None:
         os.fsync(dirfd)
     finally:
         os.close(dirfd)
+
+
+def read_once(paths: Iterable[Path], chunk: int = 8 << 20) -> int:
+    """Read files from start to end once, so that the system's page cache holds them (later
+    random reads come from memory); returns the bytes read. Missing files are skipped. Not for
+    SQLite files: closing another descriptor of a file drops this process's SQLite locks on
+    it (read those through SQLite)."""
+    done = 0
+    buffer = bytearray(chunk)
+    for path in paths:
+        try:
+            with open(path, "rb", buffering=0) as f:
+                while n := f.readinto(buffer):
+                    done += n
+        except OSError:
+            continue
+    return done
 
 
 @contextmanager

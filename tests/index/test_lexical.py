@@ -51,3 +51,21 @@ def test_bm25_share_grows_with_the_terms_and_their_repetitions(engine):
 def test_no_terms_or_no_papers_match_nothing(engine):
     assert engine.lexical.matches("of the", ["all"]) == {}
     assert engine.lexical.matches("mixture", []) == {}
+
+
+def test_a_large_index_is_read_once_in_the_background_and_still_answers(
+    tmp_path, papers, monkeypatch
+):
+    import sciseek.index.lexical as lexical
+    import sciseek.storage.files as files
+
+    with Engine.open(tmp_path / "d") as e:
+        e.add(papers, dense=False)
+    read = []
+    monkeypatch.setattr(lexical, "WARM_ABOVE", 0)
+    monkeypatch.setattr(lexical, "read_once", lambda paths: read.append(files.read_once(paths)))
+    with Engine.open(tmp_path / "d") as e:
+        assert e.lexical.warmed(timeout=30)
+        size = sum(f.stat().st_size for f in (tmp_path / "d" / "lexical").iterdir() if f.is_file())
+        assert read == [size] and size > 0
+        assert e.search("graph neural networks", mode="bm25")

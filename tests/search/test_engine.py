@@ -150,12 +150,22 @@ def test_blank_author_and_category_filters_restrict_nothing(engine):
     ]
 
 
-@pytest.mark.parametrize("mode", ["dense", "hybrid", "sparse"])
+@pytest.mark.parametrize(
+    ("mode", "compressed"),
+    [("dense", False), ("hybrid", False), ("sparse", False), ("dense", True)],
+)
 def test_a_broad_filter_checked_on_candidates_gives_what_the_listed_one_does(
-    engine, monkeypatch, mode
+    tmp_path, papers, monkeypatch, mode, compressed
 ):
+    import sciseek.index.vectors as vectors
     import sciseek.search.retrieval as retrieval
     from sciseek.index.vectors import CandidateFilter
+
+    if compressed:
+        monkeypatch.setattr(vectors, "COMPRESS_ABOVE", 5)
+    engine = Engine.open(tmp_path / "d")
+    engine.add(papers)
+    assert engine.dense.compressed == compressed
 
     query = "neural networks for retrieval"
     filters = [
@@ -174,3 +184,4 @@ def test_a_broad_filter_checked_on_candidates_gives_what_the_listed_one_does(
     assert checked == listed and all(listed)
     for f, ids in zip(filters, checked, strict=True):
         assert all(f.matches(engine.get(i)) for i in ids)
+    engine.close()

@@ -102,3 +102,21 @@ def test_a_store_from_before_vote_clients_gains_the_column(tmp_path):
         store.set_vote("p", "third-voter", True, client="c", per_client_hour=1)
     assert store.set_vote("p", "new-voter", True, client="c", per_client_hour=1) == 2
     store.close()
+
+
+def test_the_kept_count_follows_every_write_and_is_made_for_an_older_store(tmp_path, papers):
+    path = tmp_path / "s.db"
+    store = Store(path)
+    store.upsert(papers)
+    store.upsert([Paper(papers[0].id, "A new title")])  # an update is not a new paper
+    store.delete([papers[1].id, "never-stored"])
+    store.upsert([Paper(papers[1].id, "Back again")])
+    store.delete([papers[2].id, papers[3].id])
+    real = sqlite3.connect(path).execute("SELECT COUNT(*) FROM papers").fetchone()[0]
+    assert store.count() == real == 10
+    store.close()
+    db = sqlite3.connect(path)
+    with db:
+        db.execute("DELETE FROM meta WHERE key='papers'")  # as a store written before it
+    db.close()
+    assert Store(path).count() == 10
