@@ -37,6 +37,7 @@ from .snippets import snippet
 
 SCHEMA_VERSION = 1
 WRITER_WAIT_SECONDS = 120
+RELOAD_TRIES = 5  # reader reloads that meet a file another process's merge just deleted
 WARM_ABOVE = 64 << 20  # an index of more bytes is read once in the background when opened
 _ANALYZER = "en_stem_stop"
 
@@ -161,7 +162,19 @@ class LexicalIndex:
             state = self._read_state()
             if state.get("store_id") == self.store.store_id:
                 self.generation = int(state.get("generation", 0))
-            self._index.reload()
+            self._reload()
+
+    def _reload(self) -> None:
+        # A writer in another process may merge and delete segment files between this
+        # reader's read of the index's meta and its opening of them: read the meta again.
+        for attempt in range(RELOAD_TRIES):
+            try:
+                self._index.reload()
+                return
+            except ValueError as e:
+                if "FileDoesNotExist" not in str(e) or attempt == RELOAD_TRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     # -- writing -------------------------------------------------------------------------
 
@@ -232,7 +245,7 @@ class LexicalIndex:
             writer.wait_merging_threads()
             self.generation = target
             self._save_state()
-            self._index.reload()
+            self._reload()
         return changes
 
     def verify(self) -> bool:

@@ -14,9 +14,9 @@ from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
 from sciseek.storage.store import Store
 
+from .encoded import Allowed, CandidateFilter, EncodedIndex
 from .models import SparseEncoder
 from .vector_table import EncodingTable
-from .vectors import Allowed, CandidateFilter, EncodedIndex
 
 # The SPLADE index is refused above this many papers. Measured on SciFact (BENCHMARKS.md,
 # "Scale"): about 285 terms a paper, so about 4.6 KB of RAM a paper for the matrix and the

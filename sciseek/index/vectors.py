@@ -8,12 +8,10 @@ snapshot, changed in place, its candidates rescored with the stored fp32 vectors
 
 from __future__ import annotations
 
-import math
 import sqlite3
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -24,6 +22,7 @@ from sciseek.storage.files import file_lock
 from sciseek.storage.store import Store
 
 from .compressed import TRAIN_SAMPLE, CompressedIndex, Stamp
+from .encoded import Allowed, CandidateFilter, EncodedIndex
 from .models import Encoder, resolve_model
 from .vector_table import EncodingTable
 
@@ -37,58 +36,6 @@ RESCORE = 200  # compressed-index candidates a query rescored with the exact vec
 EXACT_FILTERED = 5_000  # a filter allowing at most this many papers is searched exactly
 SAVE_AFTER = 5_000  # changed papers applied in memory before the snapshot is written again
 MAX_POOL = 5_000  # candidates a search under a broad filter draws at most
-
-
-@dataclass(frozen=True)
-class CandidateFilter:
-    """A filter too broad to list its papers: a share of the store passes, and ``keep`` tells
-    which of some row ids do. A search takes more candidates and keeps those that pass."""
-
-    share: float  # of the store's papers that pass (0, 1]
-    keep: Callable[[np.ndarray], set[int]]
-
-    def pool(self, k: int, total: int) -> int:
-        """Candidates to draw for k that pass (twice the expected need)."""
-        return min(total, max(k, math.ceil(2 * k / max(self.share, 1e-6))))
-
-
-Allowed = np.ndarray | CandidateFilter | None  # the papers a search may return
-
-
-class EncodedIndex:
-    """What both vector indexes share: encodings kept in an ``EncodingTable``, in step with the
-    store, and an in-memory search structure reloaded (``refresh``) when they change."""
-
-    table: EncodingTable
-
-    def _encode(self, papers: list[Paper]) -> list[tuple[bytes | None, bytes]]:
-        raise NotImplementedError
-
-    def refresh(self) -> None:
-        """Reload the in-memory structure from the stored encodings."""
-        raise NotImplementedError
-
-    def sync(
-        self,
-        progress: Callable[[int], None] | None = None,
-        *,
-        wait: bool = True,
-        stop: Callable[[], bool] | None = None,
-    ) -> int | None:
-        """Encode papers changed in the store since the last sync; see EncodingTable.sync."""
-        changes = self.table.sync(self._encode, progress, wait, stop)
-        if changes:
-            self.refresh()
-        return changes
-
-    def count(self) -> int:
-        """Number of papers with a stored encoding."""
-        return self.table.count()
-
-    @property
-    def generation(self) -> int:
-        """The store generation this index reflects."""
-        return self.table.generation
 
 
 class DenseIndex(EncodedIndex):
@@ -452,13 +399,3 @@ class DenseIndex(EncodedIndex):
         if len(ids) == 0:
             return {}
         return {int(r): float(s) for r, s in zip(ids, vectors @ query, strict=True)}
-
-
-def describe(index: EncodedIndex) -> dict:
-    """JSON-ready state of a vector index."""
-    meta = index.table.meta()
-    return {
-        "documents": index.count(),
-        "generation": int(meta.get("generation", 0)),
-        "model": meta.get("model"),
-    }

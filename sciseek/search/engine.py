@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from sciseek.errors import BadInput
+from sciseek.index.encoded import Allowed
 from sciseek.index.lexical import LexicalIndex
 from sciseek.index.sparse import SparseIndex
-from sciseek.index.vectors import Allowed, DenseIndex
+from sciseek.index.vectors import DenseIndex
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.storage.store import Store, UpsertResult
 

@@ -12,9 +12,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from sciseek.index.encoded import describe
 from sciseek.index.lexical import LexicalIndex
 from sciseek.index.sparse import SparseIndex, check_sparse_size, sparse_fits
-from sciseek.index.vectors import DenseIndex, describe
+from sciseek.index.vectors import DenseIndex
 from sciseek.storage.store import Store
 
 from .catchup import BackgroundSync, IndexNotReady

@@ -16,10 +16,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from sciseek.errors import BadInput
+from sciseek.index.encoded import Allowed, CandidateFilter
 from sciseek.index.lexical import LexicalIndex
 from sciseek.index.models import document_text
 from sciseek.index.sparse import SparseIndex
-from sciseek.index.vectors import Allowed, CandidateFilter, DenseIndex
+from sciseek.index.vectors import DenseIndex
 from sciseek.ingest.papers import Filters, normalise_id
 from sciseek.storage.store import Store
 

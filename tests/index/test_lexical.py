@@ -1,4 +1,5 @@
-"""The BM25 index's word-match features (``LexicalIndex.matches``), on hand-made papers."""
+"""The BM25 index: its word-match features (``LexicalIndex.matches``) on hand-made papers, its
+background warm-up and its reader reloads."""
 
 import math
 
@@ -69,3 +70,28 @@ def test_a_large_index_is_read_once_in_the_background_and_still_answers(
         size = sum(f.stat().st_size for f in (tmp_path / "d" / "lexical").iterdir() if f.is_file())
         assert read == [size] and size > 0
         assert e.search("graph neural networks", mode="bm25")
+
+
+def test_a_reload_that_meets_a_file_another_writer_deleted_reads_the_index_again(engine):
+    lexical = engine.lexical
+    real = lexical._index
+
+    class Racing:
+        calls = 0
+
+        def reload(self):
+            Racing.calls += 1
+            if Racing.calls == 1:
+                raise ValueError("Failed to open file for read: 'FileDoesNotExist(\"x.idx\")'")
+            real.reload()
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+    lexical._index = Racing()
+    try:
+        lexical.refresh()
+        assert Racing.calls == 2
+        assert engine.search("mixture of experts", mode="bm25")[0].paper.id == "twice"
+    finally:
+        lexical._index = real

@@ -159,7 +159,7 @@ def test_a_broad_filter_checked_on_candidates_gives_what_the_listed_one_does(
 ):
     import sciseek.index.vectors as vectors
     import sciseek.search.retrieval as retrieval
-    from sciseek.index.vectors import CandidateFilter
+    from sciseek.index.encoded import CandidateFilter
 
     if compressed:
         monkeypatch.setattr(vectors, "COMPRESS_ABOVE", 5)
