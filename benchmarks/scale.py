@@ -309,32 +309,24 @@ def measure(data_dir: Path, source_dir: Path, queries: int) -> dict:
     source = Source(source_dir)
     base = out["papers"] + 99 * len(source)  # a round far past any built one
     added = [source.paper(base + i) for i in range(10_000)]
-    start = time.perf_counter()
-    engine.store.upsert(added)
-    store_s = time.perf_counter() - start
-    engine.lexical.sync()
-    lexical_s = time.perf_counter() - start - store_s
-    dense.table.sync(source.encode)
-    engine.search(added[0].title, mode="hybrid", k=10)
-    out["add_10k_s"] = round(time.perf_counter() - start, 3)
-    out["add_10k_parts_s"] = {
-        "store": round(store_s, 3),
-        "bm25": round(lexical_s, 3),
-        "dense_and_query": round(out["add_10k_s"] - store_s - lexical_s, 3),
+    changes = {
+        "add_10k": lambda: engine.store.upsert(added),
+        "delete_1k": lambda: engine.store.delete([p.id for p in added[:1000]]),
     }
-    start = time.perf_counter()
-    engine.store.delete([p.id for p in added[:1000]])
-    store_s = time.perf_counter() - start
-    engine.lexical.sync()
-    lexical_s = time.perf_counter() - start - store_s
-    dense.table.sync(source.encode)
-    engine.search(added[0].title, mode="hybrid", k=10)
-    out["delete_1k_s"] = round(time.perf_counter() - start, 3)
-    out["delete_1k_parts_s"] = {
-        "store": round(store_s, 3),
-        "bm25": round(lexical_s, 3),
-        "dense_and_query": round(out["delete_1k_s"] - store_s - lexical_s, 3),
-    }
+    for name, change in changes.items():
+        start = time.perf_counter()
+        change()
+        store_s = time.perf_counter() - start
+        engine.lexical.sync()
+        lexical_s = time.perf_counter() - start - store_s
+        dense.table.sync(source.encode)
+        engine.search(added[0].title, mode="hybrid", k=10)
+        out[f"{name}_s"] = round(time.perf_counter() - start, 3)
+        out[f"{name}_parts_s"] = {
+            "store": round(store_s, 3),
+            "bm25": round(lexical_s, 3),
+            "dense_and_query": round(out[f"{name}_s"] - store_s - lexical_s, 3),
+        }
     engine.delete([p.id for p in added[1000:]])
     dense.table.sync(source.encode)
     out["disk_bytes"] = disk_bytes(data_dir)

@@ -71,7 +71,6 @@ class CompressedIndex:
     def __init__(self, index: faiss.IndexIVF, factory: str):
         self.index = index
         self.factory = factory
-        self.index.nprobe = min(NPROBE, index.nlist)
 
     @classmethod
     def trained(cls, sample: np.ndarray, papers: int) -> CompressedIndex:
@@ -88,10 +87,6 @@ class CompressedIndex:
     def ntotal(self) -> int:
         """Papers with a code."""
         return int(self.index.ntotal)
-
-    @property
-    def dim(self) -> int:
-        return int(self.index.d)
 
     def add(self, rowids: Iterable[int], vectors: np.ndarray) -> None:
         """Add codes of papers not in the index."""

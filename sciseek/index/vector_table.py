@@ -20,7 +20,7 @@ import numpy as np
 from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
 from sciseek.storage.files import file_lock
-from sciseek.storage.sqlite import add_column, connect, transaction
+from sciseek.storage.sqlite import add_column, connect, rows_in, transaction
 from sciseek.storage.store import Store
 
 CHUNK = 128  # papers encoded and committed together (a stop waits for at most one)
@@ -145,44 +145,24 @@ class EncodingTable:
 
     def rowids_of(self, ids: list[str]) -> list[int]:
         """Row ids of the given papers' encodings (those without one are left out)."""
-        out: list[int] = []
         with self._lock:
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
-                marks = ",".join("?" * len(part))
-                out += [
-                    r
-                    for (r,) in self.db.execute(
-                        f"SELECT rowid_ FROM enc WHERE id IN ({marks})", part
-                    )
-                ]
-        return out
+            sql = "SELECT rowid_ FROM enc WHERE id IN ({marks})"
+            return [r for (r,) in rows_in(self.db, sql, ids)]
 
     def vectors_of(self, rowids: list[int]) -> dict[int, bytes]:
         """The ``b`` encodings of the given row ids, by row id (missing ones left out)."""
-        out: dict[int, bytes] = {}
         with self._lock:
-            for start in range(0, len(rowids), 500):
-                part = rowids[start : start + 500]
-                marks = ",".join("?" * len(part))
-                out.update(
-                    self.db.execute(f"SELECT rowid_, b FROM enc WHERE rowid_ IN ({marks})", part)
-                )
-        return out
+            return dict(
+                rows_in(self.db, "SELECT rowid_, b FROM enc WHERE rowid_ IN ({marks})", rowids)
+            )
 
     def sample_vectors(self, n: int, seed: int = 0) -> np.ndarray:
         """Up to about ``n`` stored ``b`` encodings picked at random, as float32 rows."""
         with self._lock:
             top = self.db.execute("SELECT MAX(rowid) FROM enc").fetchone()[0] or 0
             picks = np.random.default_rng(seed).choice(top, size=min(n, top), replace=False) + 1
-            blobs = []
-            for start in range(0, len(picks), 500):
-                part = [int(r) for r in picks[start : start + 500]]
-                marks = ",".join("?" * len(part))
-                blobs += [
-                    b
-                    for (b,) in self.db.execute(f"SELECT b FROM enc WHERE rowid IN ({marks})", part)
-                ]
+            sql = "SELECT b FROM enc WHERE rowid IN ({marks})"
+            blobs = [b for (b,) in rows_in(self.db, sql, [int(r) for r in picks])]
         vectors = np.frombuffer(b"".join(blobs), dtype=np.float32)
         return vectors.reshape(len(blobs), -1) if blobs else vectors.reshape(0, 0)
 

@@ -343,12 +343,14 @@ class DenseIndex(EncodedIndex):
         self, queries: np.ndarray, candidates: np.ndarray, k: int
     ) -> list[list[tuple[int, float]]]:
         ids, vectors = self._exact(np.unique(candidates[candidates >= 0]))
+        if len(ids) == 0:
+            return [[] for _ in queries]
         order = np.argsort(ids)
-        ids, vectors = ids[order], vectors[order] if len(ids) else vectors
+        ids, vectors = ids[order], vectors[order]
         out = []
         for query, row in zip(queries, candidates, strict=True):
-            at = np.searchsorted(ids, row) if len(ids) else np.zeros(0, dtype=np.int64)
-            at = at[(at < len(ids)) & (ids[np.minimum(at, max(len(ids) - 1, 0))] == row)]
+            at = np.minimum(np.searchsorted(ids, row), len(ids) - 1)
+            at = at[ids[at] == row]  # candidates with a stored vector (-1 pads never match)
             if len(at) == 0:
                 out.append([])
                 continue

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Self
@@ -52,6 +52,17 @@ def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         if db.in_transaction:
             db.execute("ROLLBACK")
         raise
+
+
+IN_BATCH = 500  # values bound into one ``IN (...)`` list (SQLite's limit is 32,766)
+
+
+def rows_in(db: sqlite3.Connection, sql: str, values: Sequence) -> Iterator[tuple]:
+    """The rows of ``sql`` for all of ``values``, whose ``{marks}`` placeholder is the ``IN``
+    list: run for ``IN_BATCH`` values at a time (callers hold their connection's lock)."""
+    for start in range(0, len(values), IN_BATCH):
+        part = list(values[start : start + IN_BATCH])
+        yield from db.execute(sql.format(marks=",".join("?" * len(part))), part)
 
 
 def add_column(db: sqlite3.Connection, table: str, column: str, declaration: str) -> None:

@@ -23,7 +23,7 @@ from sciseek.ingest.papers import Paper, title_key
 
 from . import facets
 from .clock import iso, utcnow
-from .sqlite import add_column, connect, transaction
+from .sqlite import add_column, connect, rows_in, transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS papers (
@@ -281,30 +281,16 @@ class Store:
 
     def get_by_rowids(self, rowids: list[int]) -> dict[int, Paper]:
         """Papers keyed by their row id (the key the indexes store)."""
-        out: dict[int, Paper] = {}
+        sql = f"SELECT {_COLUMNS} FROM papers WHERE rowid IN ({{marks}})"
         with self._lock:
-            for start in range(0, len(rowids), 500):
-                chunk = rowids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                for row in self._db.execute(
-                    f"SELECT {_COLUMNS} FROM papers WHERE rowid IN ({marks})", chunk
-                ):
-                    out[row[0]] = _row_to_paper(row)
-        return out
+            return {row[0]: _row_to_paper(row) for row in rows_in(self._db, sql, rowids)}
 
     def ids_by_rowids(self, rowids: list[int]) -> dict[int, str]:
         """Paper ids keyed by row id."""
-        out: dict[int, str] = {}
         with self._lock:
-            for start in range(0, len(rowids), 500):
-                chunk = rowids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                out.update(
-                    self._db.execute(
-                        f"SELECT rowid, id FROM papers WHERE rowid IN ({marks})", chunk
-                    )
-                )
-        return out
+            return dict(
+                rows_in(self._db, "SELECT rowid, id FROM papers WHERE rowid IN ({marks})", rowids)
+            )
 
     def iter_batches(
         self, batch_size: int = 1000, since: int = 0
