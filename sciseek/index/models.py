@@ -19,6 +19,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -170,6 +171,10 @@ ENCODER_ALIASES = {"onnx": "onnx-int8", "openvino": "openvino-fp32", "int8": "on
 # The int8 graph's vectors keep cosine >= 0.98 to torch fp32 on arXiv abstracts (BENCHMARKS.md,
 # "Encoding paths per CPU"); a loaded graph whose probe vector is further off is rebuilt.
 PROBE_MIN_COSINE = 0.98
+# Padded tokens a forward pass needs before bf16 pays off on CPU: one title query (~27 tokens)
+# runs at 0.7x the time in fp32, 4 titles (80 tokens) at 1.2x, one abstract (256) at 1.8x
+# (2-core Xeon with AMX; BENCHMARKS.md, "One query on one thread").
+BF16_MIN_TOKENS = 64
 PROBE_TEXT = "Dense retrieval of scientific papers\nWe embed titles and abstracts of papers."
 _warned: set[str] = set()
 
@@ -244,9 +249,12 @@ class Encoder:
         self.token_budget, self.max_batch = TOKEN_BUDGET, MAX_BATCH
         self._session = None
         self.runtime = "torch-fp32"
-        # bf16 matmuls give ~2.5x on CPUs that have them; embeddings keep cosine > 0.9999
-        self.autocast = lambda: torch.autocast(
-            "cpu", dtype=torch.bfloat16, enabled=self.runtime == "torch-bf16"
+        # bf16 matmuls give ~2.5x on CPUs that have them; embeddings keep cosine > 0.9999.
+        # Below BF16_MIN_TOKENS a pass (a one-line query) the casts cost more than they save.
+        self.autocast = lambda tokens: torch.autocast(
+            "cpu",
+            dtype=torch.bfloat16,
+            enabled=self.runtime == "torch-bf16" and tokens >= BF16_MIN_TOKENS,
         )
         if self.device == "cuda":
             self.model.half()
@@ -291,20 +299,21 @@ class Encoder:
         import torch
 
         features = {k: v.to(self.device) for k, v in self._tokenize(texts, "pt").items()}
-        with torch.inference_mode(), self.autocast():
+        with torch.inference_mode(), self.autocast(features["input_ids"].numel()):
             out = self.model(features)["sentence_embedding"]
         return out.float().cpu().numpy()
 
-    def _vectors(self, texts: Sequence[str]) -> np.ndarray:
-        if self._session is not None:
-            v = self._session(self._tokenize(texts))
-        else:
-            v = self._torch_vectors(texts)
+    def _vectors(self, texts: Sequence[str], session: Any = None) -> np.ndarray:
+        session = session or self._session
+        v = session(self._tokenize(texts)) if session is not None else self._torch_vectors(texts)
         v = v.astype(np.float32, copy=False)
         return v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
 
     def _encode(
-        self, texts: Sequence[str], progress: Callable[[int], None] | None = None
+        self,
+        texts: Sequence[str],
+        progress: Callable[[int], None] | None = None,
+        session: Any = None,
     ) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
@@ -321,7 +330,7 @@ class Encoder:
             longest = lengths[order[start]]
             size = max(1, min(self.max_batch, self.token_budget // max(longest, 1)))
             idx = order[start : start + size]
-            out[idx] = self._vectors([texts[i] for i in idx])
+            out[idx] = self._vectors([texts[i] for i in idx], session)
             start += size
             if progress:
                 progress(len(idx))
@@ -329,10 +338,14 @@ class Encoder:
 
     def encode_queries(self, texts: Sequence[str], threads: int | None = None) -> np.ndarray:
         """Unit-length float32 vectors, one row per query. ``threads`` caps the CPU threads
-        torch uses for this call in this thread (a search runs BM25 alongside)."""
+        this call uses (a search runs BM25 alongside): torch's for this calling thread, or a
+        narrower ONNX Runtime session."""
         texts = [self._query_prompt + t for t in texts]
-        if threads is None or self._session is not None or self.device != "cpu":
+        if threads is None or self.device != "cpu":
             return self._encode(texts)
+        if self._session is not None:
+            fewer = getattr(self._session, "on_threads", None)
+            return self._encode(texts, session=fewer(threads) if fewer else None)
         import torch
 
         before = torch.get_num_threads()  # torch's CPU threads are set per calling thread

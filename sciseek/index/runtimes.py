@@ -19,6 +19,7 @@ import importlib.util
 import logging
 import os
 import tempfile
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -178,12 +179,27 @@ class OnnxSession:
     def __init__(self, path: Path, intra_threads: int | None = None):
         import onnxruntime as ort
 
+        self.path = path
+        self.threads = intra_threads or threads()
         options = ort.SessionOptions()
-        options.intra_op_num_threads = intra_threads or threads()
+        options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         self.inputs = [i.name for i in self.session.get_inputs()]
+        self._fewer: dict[int, OnnxSession] = {}
+        self._lock = threading.Lock()
+
+    def on_threads(self, count: int) -> OnnxSession:
+        """This graph run on at most ``count`` CPU threads: a second session, opened on first
+        use. A search encodes its query on one thread while BM25 runs on the other core; the
+        shared session's pool would take both cores (and spin on them between ops)."""
+        if count >= self.threads:
+            return self
+        with self._lock:
+            if count not in self._fewer:
+                self._fewer[count] = OnnxSession(self.path, count)
+            return self._fewer[count]
 
     def __call__(self, batch: dict[str, np.ndarray]) -> np.ndarray:
         feed = {k: np.asarray(batch[k], dtype=np.int64) for k in self.inputs}

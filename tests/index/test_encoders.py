@@ -181,3 +181,33 @@ def test_a_failed_export_falls_back_to_torch_with_one_warning(
     warnings = [r for r in caplog.records if "exporter broke" in r.getMessage()]
     assert len(warnings) == 1
     assert cosines(encoders[0].encode_texts(texts), reference).min() >= 0.999
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnx-int8"])
+def test_a_query_on_one_thread_is_the_same_vector(use_cache, monkeypatch, texts, runtime):
+    # a hybrid search encodes its query on one thread while BM25 runs on the other core
+    enc = forced(monkeypatch, runtime)
+    queries = [t.split("\n")[0] for t in texts[:4]]  # titles
+    wide = enc.encode_queries(queries)
+    narrow = enc.encode_queries(queries, threads=1)
+    assert cosines(wide, narrow).min() >= FP32_MIN_COSINE
+    if enc.runtime.startswith("onnx"):
+        # the one-thread session is a second session of the same graph, opened once
+        assert enc._session.on_threads(1) is enc._session.on_threads(1) is not enc._session
+        assert enc._session.on_threads(1).threads == 1
+
+
+def test_bf16_is_left_out_of_passes_too_short_to_gain_from_it(use_cache, monkeypatch, texts):
+    # below BF16_MIN_TOKENS a pass runs in fp32 (faster there), so a one-title query is the
+    # fp32 vector itself; a full abstract still goes through bf16 on a bf16 path
+    monkeypatch.setenv("SCISEEK_ENCODER", "torch-fp32")
+    fp32 = Encoder()
+    monkeypatch.setenv("SCISEEK_ENCODER", "torch-bf16")
+    bf16 = Encoder()
+    title = texts[0].split("\n")[0]
+    tokens = len(bf16.model.tokenizer([title])["input_ids"][0])
+    assert tokens < models.BF16_MIN_TOKENS
+    np.testing.assert_array_equal(bf16.encode_queries([title]), fp32.encode_queries([title]))
+    long_pass = bf16.encode_texts(texts[:4])
+    assert not np.array_equal(long_pass, fp32.encode_texts(texts[:4]))
+    assert cosines(long_pass, fp32.encode_texts(texts[:4])).min() >= 0.999
