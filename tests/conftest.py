@@ -55,3 +55,13 @@ settings.register_profile(
 )
 settings.register_profile("fuzz", max_examples=10_000, deadline=None, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory):
+    """A milvus-lite server on 127.0.0.1 for the session (each store gets its own
+    collection), stopped at the end."""
+    from tests.helpers import milvus_server
+
+    with milvus_server(tmp_path_factory.mktemp("milvus") / "data") as uri:
+        yield uri

@@ -10,6 +10,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -28,6 +29,8 @@ from .common import (
     filters_of,
     open_engine,
     progress_bar,
+    ray_options,
+    store_backend,
 )
 from .drafts import search_file
 
@@ -38,8 +41,9 @@ PARTIAL_INPUT = 3  # exit code: an input file is damaged; its readable records w
 
 def cmd_sync(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
+        store_backend(args, engine)
         engine.lexical.sync()
-        if encode_backlog(engine):
+        if encode_backlog(engine, ray_options(args, engine)):
             return INTERRUPTED
         state = engine.index_progress()
     for name, s in state.items():
@@ -74,6 +78,7 @@ def index_paths(
     verbose: bool = False,
     batch_size: int = BATCH_SIZE,
     encode: bool = True,
+    stream: Any = None,
 ) -> int:
     """Index paper files into ``engine`` with a per-file summary; returns the exit code.
 
@@ -124,7 +129,7 @@ def index_paths(
         reasons = ", ".join(f"{n} {r}" for r, n in errors.reasons.most_common())
         print(f"skipped records by reason: {reasons}", file=sys.stderr)
     print(f"store now holds {engine.store.count()} papers")
-    if encode and encode_backlog(engine):
+    if encode and encode_backlog(engine, stream):
         return INTERRUPTED
     if not report.indexed:
         print("error: no valid papers found", file=sys.stderr)
@@ -143,6 +148,7 @@ def index_paths(
 
 def cmd_index(args: argparse.Namespace) -> int:
     with open_engine(args) as engine:
+        store_backend(args, engine)
         return index_paths(
             engine,
             args.paths,
@@ -150,6 +156,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             strict=args.strict,
             verbose=args.verbose,
             batch_size=args.batch_size,
+            stream=ray_options(args, engine),
         )
 
 
@@ -216,7 +223,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
         open_engine(args, data_dir) as engine,
         progress_bar(engine.store.count(), "encoding") as bar,
     ):
-        engine.sync(bar.update)
+        engine.sync(bar.update, stream=ray_options(args, engine))
         stats = engine.stats()
     print(
         f"dense index rebuilt with {stats['dense']['model']}: {stats['dense']['documents']} papers"
@@ -263,6 +270,12 @@ def cmd_stats(args: argparse.Namespace) -> int:
                 s = stats[name]
                 state = "up to date" if s["up_to_date"] else "behind the store: 'sciseek sync'"
                 print(f"{name + ' index:':15}{s['documents']} papers, {s['model']} ({state})")
+        if "milvus" in stats:
+            m = stats["milvus"]
+            state = "up to date" if m["up_to_date"] else "behind: 'sciseek sync'"
+            print(
+                f"{'milvus:':15}{m['papers']} papers in {m['collection']} at {m['uri']} ({state})"
+            )
     return 0
 
 
@@ -283,6 +296,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 # -- parsers -------------------------------------------------------------------------------
+
+
+def add_ray_arguments(p: argparse.ArgumentParser) -> None:
+    """``--ray`` and ``--ray-actors``: encode on a Ray cluster."""
+    p.add_argument(
+        "--ray",
+        metavar="auto|ADDRESS",
+        help="encode on a Ray cluster ('auto': the one running on this machine or named by "
+        "$RAY_ADDRESS; else HOST:PORT of its head): one encoder actor per GPU, or per CPU; "
+        "finished chunks are committed as they come back (needs 'sciseek[ray]')",
+    )
+    p.add_argument(
+        "--ray-actors",
+        type=arguments.positive,
+        metavar="N",
+        help="encoder actors on the cluster (default: one per GPU, else one per CPU)",
+    )
 
 
 def add_core_commands(
@@ -322,6 +352,7 @@ def add_core_commands(
         metavar="N",
         help=f"papers committed together (default {BATCH_SIZE}); a crash loses at most one batch",
     )
+    add_ray_arguments(p)
     p.set_defaults(func=cmd_index)
 
     p = sub.add_parser(
@@ -369,6 +400,7 @@ def add_core_commands(
         description="Drop the dense index and encode every paper again with --model "
         "(default: minilm).",
     )
+    add_ray_arguments(p)
     p.set_defaults(func=cmd_reindex)
 
     p = sub.add_parser("get", parents=[common], help="print one paper as JSON")
@@ -402,4 +434,5 @@ def add_core_commands(
         description="Encode the papers the dense (and sparse) index lack, e.g. after an "
         "'index' or 'demo' was stopped; finished chunks are never encoded again.",
     )
+    add_ray_arguments(p)
     p.set_defaults(func=cmd_sync)

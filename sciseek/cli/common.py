@@ -7,7 +7,9 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from sciseek.errors import BadInput
 from sciseek.ingest.papers import Filters, InvalidFilter
@@ -50,10 +52,11 @@ def open_engine(
     settings = None
     if fusion or weights or prf:
         stored = load_settings(path) if path.is_dir() else Settings()
-        settings = Settings(
-            fusion or stored.fusion,
-            weights or stored.weights,
-            stored.prf if not prf else None if prf == "off" else prf,
+        settings = replace(
+            stored,
+            fusion=fusion or stored.fusion,
+            weights=weights or stored.weights,
+            prf=stored.prf if not prf else None if prf == "off" else prf,
         )
     reranker = None
     if getattr(args, "rerank", None):
@@ -68,6 +71,8 @@ def open_engine(
         rerank_depth=getattr(args, "rerank_depth", RERANK_DEPTH),
         background=background,
         device=getattr(args, "device", "auto") or "auto",
+        backend=getattr(args, "backend", None),
+        milvus_uri=getattr(args, "milvus_uri", None),
     )
 
 
@@ -115,15 +120,42 @@ def filters_of(args: argparse.Namespace) -> Filters | None:
     return f or None
 
 
-def encode_backlog(engine: Engine) -> bool:
-    """Encode the papers the vector indexes lack, with progress; True when interrupted
+def store_backend(args: argparse.Namespace, engine: Engine) -> None:
+    """Keep a ``--backend``/``--milvus-uri`` given to this command in the data dir."""
+    if getattr(args, "backend", None) or getattr(args, "milvus_uri", None):
+        engine.save_config()
+        where = engine.settings.milvus_uri or "the data dir"
+        print(f"retrieval backend: {engine.settings.backend} ({where}), stored", file=sys.stderr)
+
+
+def ray_options(args: argparse.Namespace, engine: Engine) -> Any:
+    """The Ray ``stream`` that ``--ray`` asks for (None without it)."""
+    address = getattr(args, "ray", None)
+    if not address:
+        return None
+    from sciseek.index.ray_encoding import ray_stream
+
+    return ray_stream(
+        address,
+        engine.dense_model_path,
+        device=getattr(args, "device", "auto") or "auto",
+        actors=getattr(args, "ray_actors", None),
+        log=lambda message: print(message, file=sys.stderr),
+    )
+
+
+def encode_backlog(engine: Engine, stream: Any = None) -> bool:
+    """Encode the papers the vector indexes lack, with progress (on a Ray cluster with a
+    ``ray_options`` stream), and bring a Milvus mirror up to them; True when interrupted
     (committed chunks stay: the next ``sciseek sync`` or ``index`` goes on from there)."""
     dense = engine.index_progress()["dense"]
-    if dense["up_to_date"]:
-        return False
     try:
-        with progress_bar(dense["pending"], "encoding") as bar:
-            engine.sync(bar.update)
+        if not dense["up_to_date"]:
+            with progress_bar(dense["pending"], "encoding") as bar:
+                engine.sync(bar.update, stream=stream)
+        if engine.settings.backend == "milvus":
+            with progress_bar(dense["papers"], "Milvus") as bar:
+                engine.sync_mirror(bar.update)
     except KeyboardInterrupt:
         dense = engine.index_progress()["dense"]
         print(

@@ -66,6 +66,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the encoder runs: auto (a CUDA GPU when torch sees one, else the CPU), "
         "cpu, or cuda (fails when there is no GPU)",
     )
+    model.add_argument(
+        "--backend",
+        choices=("local", "milvus"),
+        help="where BM25 and dense retrieval run: local (tantivy and FAISS in the data dir) or "
+        "milvus (a Milvus server mirroring the data dir; needs --milvus-uri); given to index "
+        "or sync it is stored in the data dir; default: the stored one, else local",
+    )
+    model.add_argument(
+        "--milvus-uri",
+        metavar="URI",
+        help="the Milvus server for --backend milvus, e.g. http://127.0.0.1:19530",
+    )
     retrieval = argparse.ArgumentParser(add_help=False, parents=[model])
     retrieval.add_argument(
         "--mode", choices=MODES, default=DEFAULT_MODE, help=f"retriever (default {DEFAULT_MODE})"

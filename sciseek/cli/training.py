@@ -113,7 +113,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
         work_dir(args.data_dir, "sciseek-eval-") as data_dir,
         open_engine(args, data_dir) as engine,
     ):
-        uses_dense = args.mode in ("dense", "hybrid")
+        # the Milvus backend mirrors the embeddings: every mode needs them there
+        uses_dense = args.mode in ("dense", "hybrid") or engine.settings.backend == "milvus"
         documents = index_corpus(
             engine,
             dataset.corpus,
@@ -123,9 +124,18 @@ def cmd_eval(args: argparse.Namespace) -> int:
             bars=progress_bar,
             desc=f"indexing {dataset.name}",
         )
-        with progress_bar(len(dataset.queries), "queries", unit="query") as bar:
-            result = evaluate(engine, dataset, args.mode, progress=bar.update)
+        if engine.settings.backend == "milvus":
+            with progress_bar(documents, "Milvus") as bar:
+                engine.sync_mirror(bar.update)
+        try:
+            with progress_bar(len(dataset.queries), "queries", unit="query") as bar:
+                result = evaluate(engine, dataset, args.mode, progress=bar.update)
+        finally:
+            if engine.mirror is not None and not args.data_dir:
+                engine.mirror.drop()  # the data dir is temporary: so is its collection
         result.extra = {"split": args.split, "documents": documents}
+        if engine.settings.backend == "milvus":
+            result.extra["backend"] = f"milvus ({engine.settings.milvus_uri})"
         if uses_dense:
             result.extra["model"] = engine.dense.model_name
         if args.mode == "hybrid":
@@ -145,7 +155,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         )
         for name, value in result.metrics.items():
             print(f"  {name:<11} {value:.4f}")
-        for name in ("model", "fusion", "weights", "prf", "rerank"):
+        for name in ("model", "fusion", "weights", "prf", "rerank", "backend"):
             if name in result.extra:
                 print(f"  {name:<11} {result.extra[name]}")
     return 0

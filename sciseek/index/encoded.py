@@ -11,7 +11,7 @@ import numpy as np
 
 from sciseek.ingest.papers import Paper
 
-from .vector_table import EncodingTable
+from .vector_table import EncodingTable, Stream
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,10 @@ class EncodedIndex:
         *,
         wait: bool = True,
         stop: Callable[[], bool] | None = None,
+        stream: Stream | None = None,
     ) -> int | None:
         """Encode papers changed in the store since the last sync; see EncodingTable.sync."""
-        changes = self.table.sync(self._encode, progress, wait, stop)
+        changes = self.table.sync(self._encode, progress, wait, stop, stream)
         if changes:
             self.refresh()
         return changes

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -24,6 +25,9 @@ from sciseek.storage.sqlite import add_column, connect, rows_in, transaction
 from sciseek.storage.store import Store
 
 CHUNK = 128  # papers encoded and committed together (a stop waits for at most one)
+Encoding = tuple[bytes | None, bytes]  # one paper's stored encoding: (a, b)
+Encode = Callable[[list[Paper]], list[Encoding]]  # a chunk's papers -> their encodings
+Stream = Callable[[Iterator[list[Paper]]], Iterator[list[Encoding]]]  # chunks in, in order
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -206,10 +210,11 @@ class EncodingTable:
 
     def sync(
         self,
-        encode: Callable[[list[Paper]], list[tuple[bytes | None, bytes]]],
+        encode: Encode,
         progress: Callable[[int], None] | None = None,
         wait: bool = True,
         stop: Callable[[], bool] | None = None,
+        stream: Stream | None = None,
     ) -> int | None:
         """Encode the papers changed since this table's generation, in committed chunks.
 
@@ -217,6 +222,9 @@ class EncodingTable:
         how many papers were encoded or deleted, or None when another process holds the lock
         and ``wait`` is false. ``stop`` is asked between chunks; when it answers True the
         catch-up ends early (what was committed stays; the generation is not advanced).
+        ``stream`` (e.g. a Ray job) takes the chunks' papers as they are read and gives back
+        their encodings chunk by chunk, in order, in place of ``encode``; each chunk is
+        committed as it comes back.
         """
         with file_lock(self.path.with_suffix(".lock"), wait=wait) as locked:
             if not locked:
@@ -229,25 +237,44 @@ class EncodingTable:
             if deleted:
                 self._commit_deletes(deleted)
                 changes += len(deleted)
-            for batch in self.store.iter_batches(2000, since=since):
-                marks = ",".join("?" * len(batch))
-                with self._lock:
-                    done = dict(
-                        self.db.execute(
-                            f"SELECT id, seq FROM enc WHERE id IN ({marks})",
-                            [p.id for *_, p in batch],
-                        )
-                    )
-                # papers encoded by an interrupted earlier run keep their encoding
-                pending = [t for t in batch if done.get(t[2].id) != t[1]]
-                for start in range(0, len(pending), CHUNK):
+            sent: deque[list[tuple[int, int, Paper]]] = deque()
+            stopped = False
+
+            def papers() -> Iterator[list[Paper]]:
+                nonlocal stopped
+                for chunk in self._pending_chunks(since):
                     if stop is not None and stop():
-                        return changes
-                    changes += self._commit_chunk(pending[start : start + CHUNK], encode)
-                    if progress:
-                        progress(len(pending[start : start + CHUNK]))
+                        stopped = True
+                        return
+                    sent.append(chunk)
+                    yield [p for *_, p in chunk]
+
+            results = stream(papers()) if stream is not None else map(encode, papers())
+            for encoded in results:
+                chunk = sent.popleft()
+                changes += self._commit_chunk(chunk, encoded)
+                if progress:
+                    progress(len(chunk))
+            if stopped or sent:
+                return changes
             self._set(generation=target, model=self.model, store_id=self.store.store_id)
             return changes
+
+    def _pending_chunks(self, since: int) -> Iterator[list[tuple[int, int, Paper]]]:
+        """The papers changed after ``since`` that lack this version's encoding, in chunks."""
+        for batch in self.store.iter_batches(2000, since=since):
+            marks = ",".join("?" * len(batch))
+            with self._lock:
+                done = dict(
+                    self.db.execute(
+                        f"SELECT id, seq FROM enc WHERE id IN ({marks})",
+                        [p.id for *_, p in batch],
+                    )
+                )
+            # papers encoded by an interrupted earlier run keep their encoding
+            pending = [t for t in batch if done.get(t[2].id) != t[1]]
+            for start in range(0, len(pending), CHUNK):
+                yield pending[start : start + CHUNK]
 
     def _next_chunk(self, db) -> int:
         number = int(
@@ -266,11 +293,10 @@ class EncodingTable:
             db.executemany("DELETE FROM enc WHERE id=?", [(i,) for i in ids])
 
     def _commit_chunk(
-        self,
-        chunk: list[tuple[int, int, Paper]],
-        encode: Callable[[list[Paper]], list[tuple[bytes | None, bytes]]],
+        self, chunk: list[tuple[int, int, Paper]], encoded: list[tuple[bytes | None, bytes]]
     ) -> int:
-        encoded = encode([p for *_, p in chunk])
+        if len(encoded) != len(chunk):
+            raise RuntimeError(f"{len(encoded)} encodings came back for {len(chunk)} papers")
         with self._lock, transaction(self.db) as db:
             number = self._next_chunk(db) - 1
             marks = ",".join("?" * len(chunk))

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ from sciseek.index.models import document_text
 from sciseek.ingest.readers import ReadError, UnreadableSource, read_valid
 from sciseek.search.engine import Engine
 from sciseek.search.relevance import save_calibration
-from sciseek.search.settings import RETRIEVERS, Settings
+from sciseek.search.settings import RETRIEVERS
 
 from . import training_data
 from .evaluation import Dataset, collect_runs, tune_fusion
@@ -271,7 +271,7 @@ def tune_weights(
         results = tune_fusion(engine, dataset, runs, step=step, progress=bar.update)
     score, method, weights = results[0]
     path = engine.save_config(
-        Settings(method, weights, engine.prf),
+        replace(engine.settings, fusion=method, weights=weights),
         tuned_on=f"{dataset.name} {split} ({len(dataset.queries)} queries)",
         tuned_ndcg_at_10=score,
     )

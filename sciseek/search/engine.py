@@ -19,7 +19,9 @@ import numpy as np
 from sciseek.errors import BadInput
 from sciseek.index.encoded import Allowed
 from sciseek.index.lexical import LexicalIndex
+from sciseek.index.milvus import MilvusMirror
 from sciseek.index.sparse import SparseIndex
+from sciseek.index.vector_table import Stream
 from sciseek.index.vectors import DenseIndex
 from sciseek.ingest.papers import Filters, Paper
 from sciseek.storage.store import Store, UpsertResult
@@ -38,7 +40,7 @@ from .retrieval import (  # noqa: F401 - re-exported: the engine's limits and mo
     check_k,
 )
 from .scoring import RelevanceScorer
-from .settings import Settings, load_settings, save_settings
+from .settings import Settings, load_settings, save_settings, with_backend
 
 
 class NotADataDir(BadInput, NotADirectoryError):
@@ -100,7 +102,14 @@ class Engine:
     ):
         self.data_dir = data_dir
         self.store = store
-        self._indexes = Indexes(data_dir, store, lexical, dense, log, background=background)
+        mirror = None
+        if settings.backend == "milvus" and settings.milvus_uri:
+            mirror = MilvusMirror(
+                data_dir, settings.milvus_uri, store, dense.table, lexical.terms, log
+            )
+        self._indexes = Indexes(
+            data_dir, store, lexical, dense, log, background=background, mirror=mirror
+        )
         self._log = log
         self._settings = settings
         self._retrieval = Retrieval(self, reranker, rerank_depth)
@@ -118,6 +127,8 @@ class Engine:
         rerank_depth: int = RERANK_DEPTH,
         background: bool = False,
         device: str = "auto",
+        backend: str | None = None,
+        milvus_uri: str | None = None,
     ) -> Engine:
         """Open (creating if needed) a data directory and bring its indexes up to date.
 
@@ -126,7 +137,9 @@ class Engine:
         ``settings`` (fusion, weights, PRF) default to the ones stored in the data dir;
         ``reranker`` (a ``rerank.Reranker``) re-scores the top ``rerank_depth`` results.
         With ``background`` (servers), queries never wait for index work: see ``catchup``.
-        ``device`` ('auto', 'cpu', 'cuda') is where the dense encoder runs.
+        ``device`` ('auto', 'cpu', 'cuda') is where the dense encoder runs. ``backend``
+        ('local' or 'milvus', with ``milvus_uri``) is where BM25 and dense retrieval run;
+        by default the data dir's stored one (``settings``), else local.
         """
         path = Path(data_dir) if data_dir is not None else default_data_dir()
         if path.exists() and not path.is_dir():
@@ -137,6 +150,8 @@ class Engine:
             raise NotADataDir(str(e)) from None
         log = log or (lambda msg: print(msg, file=sys.stderr))
         settings = settings if settings is not None else load_settings(path)
+        if backend is not None or milvus_uri is not None:
+            settings = with_backend(settings, backend, milvus_uri)
         store = Store(path / "sciseek.db")
         lexical = LexicalIndex(path / "lexical", store, log=log)
         lexical.verify()
@@ -210,6 +225,12 @@ class Engine:
         return self._indexes.dense
 
     @property
+    def mirror(self) -> MilvusMirror | None:
+        """The Milvus collection that BM25 and dense retrieval run on with the ``milvus``
+        backend (caught up first), else None."""
+        return self._indexes.mirror
+
+    @property
     def sparse(self) -> SparseIndex:
         """The SPLADE index, built (and then kept up to date) from the first time it is used.
 
@@ -225,6 +246,11 @@ class Engine:
         """Start bringing the vector indexes up to the store in a background thread (an engine
         opened with ``background=True``); queries answer meanwhile; see ``index_progress``."""
         self._indexes.catch_up_in_background()
+
+    @property
+    def dense_model_path(self) -> Path:
+        """The folder of the dense encoder's weights (what a remote encoder loads)."""
+        return self._indexes.dense_as_is.model_path
 
     def warm_up(self) -> None:
         """Load the dense encoder now (a server's first query then does not wait for it)."""
@@ -278,13 +304,21 @@ class Engine:
         *,
         wait: bool = True,
         stop: Callable[[], bool] | None = None,
+        stream: Stream | None = None,
     ) -> None:
         """Bring every index up to the store's current generation.
 
         ``progress`` is called with the number of papers each dense-encoding chunk finished;
-        ``stop`` is asked between chunks (True ends the encoding early, committed work stays).
+        ``stop`` is asked between chunks (True ends the encoding early, committed work stays);
+        ``stream`` encodes the chunks elsewhere (``ray_encoding.ray_stream``), committed as
+        they come back.
         """
-        self._indexes.sync(progress, wait=wait, stop=stop)
+        self._indexes.sync(progress, wait=wait, stop=stop, stream=stream)
+
+    def sync_mirror(self, progress: Callable[[int], None] | None = None) -> int:
+        """Bring the Milvus collection (``milvus`` backend) up to the encoded papers; returns
+        the papers written or removed (0 on the local backend)."""
+        return self._indexes.sync_mirror(progress)
 
     # -- reads ---------------------------------------------------------------------------
 

@@ -14,7 +14,9 @@ from typing import Any
 
 from sciseek.index.encoded import describe
 from sciseek.index.lexical import LexicalIndex
+from sciseek.index.milvus import MilvusMirror
 from sciseek.index.sparse import SparseIndex, check_sparse_size, sparse_fits
+from sciseek.index.vector_table import Stream
 from sciseek.index.vectors import DenseIndex
 from sciseek.storage.store import Store
 
@@ -35,8 +37,10 @@ class Indexes:
         log: Callable[[str], None],
         *,
         background: bool = False,
+        mirror: MilvusMirror | None = None,
     ):
         self.data_dir = data_dir
+        self._mirror = mirror
         self.store = store
         self.lexical = lexical
         self._dense = dense
@@ -47,6 +51,7 @@ class Indexes:
         self._sparse_wanted = self._sparse is not None
         self._background = BackgroundSync(self._catch_up, log) if background else None
         self._warned_behind = False
+        self._warned_mirror = False
         self._warned_sparse = False
 
     @property
@@ -75,6 +80,30 @@ class Indexes:
                 f"{self.store.count()} papers encoded): dense and hybrid search use the "
                 "encoded ones, BM25 covers all; 'sciseek sync' finishes the encoding"
             )
+
+    @property
+    def mirror(self) -> MilvusMirror | None:
+        """The Milvus collection BM25 and dense retrieval run on (None: the local indexes),
+        caught up with the vector table first unless a background thread does that. Until
+        its first fill is done, searches answer from the local indexes (said once)."""
+        mirror = self._mirror
+        if mirror is None:
+            return None
+        self.keep_dense_up()
+        if not mirror.up_to_date():
+            if self._background is not None:
+                self._background.request()
+            elif mirror.state is not None or self._dense.table.count() <= INLINE_CATCH_UP:
+                mirror.sync()
+        if mirror.state is None:
+            if not self._warned_mirror:
+                self._warned_mirror = True
+                self._log(
+                    "the Milvus collection is not filled yet ('sciseek sync' fills it): "
+                    "searches answer from the local indexes until then"
+                )
+            return None
+        return mirror
 
     @property
     def sparse(self) -> SparseIndex:
@@ -124,6 +153,8 @@ class Indexes:
         stop = self._background.stopping if self._background is not None else None
         self._dense.sync(wait=False, stop=stop)
         self._dense.refresh()
+        if self._mirror is not None:
+            self._mirror.sync()
         if self._sparse_wanted and sparse_fits(self.store.count()):
             if self._sparse is None:
                 self._sparse = SparseIndex(self.data_dir / "sparse", self.store, log=self._log)
@@ -159,12 +190,19 @@ class Indexes:
         *,
         wait: bool = True,
         stop: Callable[[], bool] | None = None,
+        stream: Stream | None = None,
     ) -> None:
         """Bring every index up to the store's current generation (see ``Engine.sync``)."""
         self.lexical.sync(wait=wait)
-        self._dense.sync(progress, wait=wait, stop=stop)
+        self._dense.sync(progress, wait=wait, stop=stop, stream=stream)
+        if self._mirror is not None and (stop is None or not stop()):
+            self._mirror.sync()
         if self._sparse_kept():
             self._sparse.sync(wait=wait)
+
+    def sync_mirror(self, progress: Callable[[int], None] | None = None) -> int:
+        """Bring the Milvus collection up to the vector table (0 without one)."""
+        return self._mirror.sync(progress) if self._mirror is not None else 0
 
     # -- state ---------------------------------------------------------------------------
 
@@ -207,6 +245,8 @@ class Indexes:
             },
             "dense": describe(self._dense),
         }
+        if self._mirror is not None:
+            out["milvus"] = self._mirror.describe()
         if self._sparse is not None:
             out["sparse"] = describe(self._sparse)
         for name in ("lexical", "dense", "sparse"):

@@ -18,6 +18,7 @@ import numpy as np
 from sciseek.errors import BadInput
 from sciseek.index.encoded import Allowed, CandidateFilter
 from sciseek.index.lexical import LexicalIndex
+from sciseek.index.milvus import MilvusMirror
 from sciseek.index.models import document_text
 from sciseek.index.sparse import SparseIndex
 from sciseek.index.vectors import DenseIndex
@@ -80,6 +81,8 @@ class Indexes(Protocol):
     def settings(self) -> Settings: ...
     @property
     def prf(self) -> PRF | None: ...
+    @property
+    def mirror(self) -> MilvusMirror | None: ...
 
 
 class Retrieval:
@@ -165,7 +168,9 @@ class Retrieval:
         return out
 
     def allowed(self, filters: Filters | None) -> Allowed:
-        """See ``allowed_by``."""
+        """See ``allowed_by`` (nothing to list with the Milvus backend, which filters)."""
+        if filters and self.engine.mirror is not None:
+            return None
         return allowed_by(self.engine.store, self.engine.lexical, filters)
 
     def run(
@@ -182,6 +187,9 @@ class Retrieval:
             return self.bm25_run(query, depth, filters)
         if name == "dense":
             qvec = self.dense_query(query, allowed) if qvec is None else qvec
+            mirror = self.engine.mirror
+            if mirror is not None:
+                return mirror.search_vector(qvec, depth, filters)
             return self.engine.dense.search(qvec, depth, allowed)
         if name == "sparse":
             sparse = self.engine.sparse
@@ -191,7 +199,11 @@ class Retrieval:
     # -- pseudo-relevance feedback: RM3 for BM25, Rocchio for dense ---------------------------
 
     def bm25_run(self, query: str, depth: int, filters: Filters | None) -> list[tuple[int, float]]:
-        """BM25's ranking, expanded with RM3 from its top papers when ``prf`` is set."""
+        """BM25's ranking, expanded with RM3 from its top papers when ``prf`` is set (not
+        with the Milvus backend, which runs the query as it is)."""
+        mirror = self.engine.mirror
+        if mirror is not None:
+            return mirror.search_text(query, depth, filters)
         lexical = self.engine.lexical
         ranked = lexical.search(query, depth, filters)
         prf = self.engine.prf

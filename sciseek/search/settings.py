@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from sciseek.errors import BadInput
 from sciseek.storage.files import atomic_write
 
 from .feedback import PRF
@@ -19,6 +20,7 @@ from .fusion import FUSIONS
 
 CONFIG_FILE = "config.json"
 RETRIEVERS = ("bm25", "dense", "sparse")
+BACKENDS = ("local", "milvus")
 # Chosen by measurement on the shared datasets (BENCHMARKS.md, "Fusion").
 DEFAULT_FUSION = "zscore"
 DEFAULT_WEIGHTS: Mapping[str, float] = {"bm25": 0.4, "dense": 0.6}
@@ -33,6 +35,20 @@ class Settings:
     prf: PRF | None = None
     # hybrid only: weights adapted to the query, author and title-name intents (``intents``)
     adaptive: bool = True
+    # where BM25 and dense retrieval run: "local" (tantivy, FAISS) or "milvus" (a server)
+    backend: str = "local"
+    milvus_uri: str | None = None
+
+
+def with_backend(settings: Settings, backend: str | None, milvus_uri: str | None) -> Settings:
+    """``settings`` with the retrieval backend changed; BadInput names a bad combination."""
+    backend = backend or ("milvus" if milvus_uri else settings.backend)
+    if backend not in BACKENDS:
+        raise BadInput(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
+    uri = milvus_uri or settings.milvus_uri
+    if backend == "milvus" and not uri:
+        raise BadInput("the milvus backend needs a server: --milvus-uri http://HOST:PORT")
+    return replace(settings, backend=backend, milvus_uri=uri if backend == "milvus" else None)
 
 
 def load_settings(data_dir: Path) -> Settings:
@@ -52,9 +68,15 @@ def load_settings(data_dir: Path) -> Settings:
         adaptive = config.get("adaptive", True)
         if not isinstance(adaptive, bool):
             raise ValueError("adaptive must be true or false")
+        backend = config.get("backend", "local")
+        if backend not in BACKENDS:
+            raise ValueError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
+        uri = config.get("milvus_uri")
+        if backend == "milvus" and not uri:
+            raise ValueError("the milvus backend needs milvus_uri")
     except (ValueError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: bad retrieval settings ({e}); fix or delete it") from None
-    return Settings(method, weights, prf, adaptive)
+    return Settings(method, weights, prf, adaptive, backend, uri)
 
 
 def save_settings(data_dir: Path, settings: Settings, **provenance: Any) -> Path:
@@ -65,6 +87,11 @@ def save_settings(data_dir: Path, settings: Settings, **provenance: Any) -> Path
         "weights": settings.weights,
         "prf": settings.prf.to_dict() if settings.prf else None,
         "adaptive": settings.adaptive,
+        **(
+            {"backend": settings.backend, "milvus_uri": settings.milvus_uri}
+            if settings.backend != "local"
+            else {}
+        ),
         **provenance,
     }
     atomic_write(path, json.dumps(config, indent=2) + "\n")
