@@ -72,7 +72,8 @@ class Progress:
         elapsed = max(time.monotonic() - self._start, 1e-9)
         rate = self.n / elapsed
         done = f"{self.n:,}" + (f" of {self.total:,}" if self.total else "")
-        text = f"{self.desc}: {done} {self.unit}s, {rate:.1f} {self.unit}s/s"
+        units = plural(self.unit)
+        text = f"{self.desc}: {done} {units}, {rate:.1f} {units}/s"
         if self.total and rate > 0 and self.n < self.total:
             text += f", about {_duration((self.total - self.n) / rate)} left"
         return text
@@ -98,3 +99,10 @@ class Progress:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def plural(unit: str) -> str:
+    """A unit's plural for progress lines ("query" -> "queries")."""
+    if unit.endswith("y") and unit[-2:-1] not in "aeiou":
+        return unit[:-1] + "ies"
+    return unit + "s"

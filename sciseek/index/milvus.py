@@ -281,6 +281,8 @@ class MilvusMirror:
                 self.log(f"the Milvus collection {self.name!r} is gone; filling it again")
                 state = None
             if state is None or state.table_id != table_id:
+                if not self.table.count():
+                    return 0  # nothing encoded yet: no collection (searches stay local)
                 return self._fill(table_id, last, progress)
             if state.chunk == last:
                 return 0
@@ -299,11 +301,11 @@ class MilvusMirror:
     def _fill(self, table_id: str, last: int, progress: Callable[[int], None] | None) -> int:
         papers = self.table.count()
         self.log(f"filling the Milvus collection {self.name!r} at {self.uri} ({papers:,} papers)")
-        first = self.table.sample_vectors(1)
-        self._create(first.shape[1] if len(first) else 384)
         written = 0
         for ids, blob in self.table.iter_vectors(BATCH * 10):
             vectors = np.frombuffer(blob, dtype=np.float32).reshape(len(ids), -1)
+            if not written:
+                self._create(vectors.shape[1])
             self._upsert(ids, vectors)
             written += len(ids)
             if progress:

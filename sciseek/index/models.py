@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -175,8 +176,18 @@ PROBE_MIN_COSINE = 0.98
 # runs at 0.7x the time in fp32, 4 titles (80 tokens) at 1.2x, one abstract (256) at 1.8x
 # (2-core Xeon with AMX; BENCHMARKS.md, "One query on one thread").
 BF16_MIN_TOKENS = 64
+QUERY_GRAPH_BATCH = 8  # queries encoded together up to which the fp32 ONNX session takes them
+FP32_PROBE_COSINE = 0.9999  # the fp32 graph's probe vector against torch's
+_QUERY_LOCK = threading.Lock()
 PROBE_TEXT = "Dense retrieval of scientific papers\nWe embed titles and abstracts of papers."
 _warned: set[str] = set()
+
+
+def _forced_runtime() -> bool:
+    """Whether the environment forces an encoding path (then queries take it too)."""
+    return bool(
+        os.environ.get("SCISEEK_ENCODER", "").strip() or os.environ.get("SCISEEK_PRECISION")
+    )
 
 
 def cpu_runtime() -> str:
@@ -248,6 +259,8 @@ class Encoder:
         self._doc_prompt = next((prompts[p] for p in ("document", "passage") if p in prompts), "")
         self.token_budget, self.max_batch = TOKEN_BUDGET, MAX_BATCH
         self._session = None
+        self._query_session: Any = None
+        self._query_thread: threading.Thread | None = None
         self.runtime = "torch-fp32"
         # bf16 matmuls give ~2.5x on CPUs that have them; embeddings keep cosine > 0.9999.
         # Below BF16_MIN_TOKENS a pass (a one-line query) the casts cost more than they save.
@@ -266,11 +279,16 @@ class Encoder:
                 self._open_session()
         self.precision = self.runtime.rsplit("-", 1)[1]
 
-    def _open_session(self) -> None:
+    def _export_folder(self) -> Path:
         from sciseek.index import runtimes
 
         label = self.name if not self.name.startswith("local:") else "local"
-        folder = _cache_dir() / "onnx" / f"{label}-{runtimes.export_key(self.name, self.path)}"
+        return _cache_dir() / "onnx" / f"{label}-{runtimes.export_key(self.name, self.path)}"
+
+    def _open_session(self) -> None:
+        from sciseek.index import runtimes
+
+        folder = self._export_folder()
         probe = self._torch_vectors([PROBE_TEXT])[0]
 
         def check(run) -> bool:
@@ -336,11 +354,64 @@ class Encoder:
                 progress(len(idx))
         return out
 
+    def _query_graph(self) -> Any:
+        """The fp32 ONNX session that encodes queries on a torch CPU path, once it is open
+        (None before, or where it cannot be): a one-line query through torch costs ~12 ms
+        of Python dispatch on one thread, through ONNX Runtime ~5 ms, with the same vector
+        (cosine 1.0000; BENCHMARKS.md, "One query on one thread"). It is opened, exported
+        into the cache the first time, in a background thread: queries use torch meanwhile."""
+        if self._session is not None or self.device != "cpu" or _forced_runtime():
+            return None
+        with _QUERY_LOCK:
+            if self._query_thread is None:
+                self._query_thread = threading.Thread(
+                    target=self._open_query_graph, name="query-graph", daemon=True
+                )
+                self._query_thread.start()
+        return self._query_session
+
+    def _open_query_graph(self) -> None:
+        from sentence_transformers import SentenceTransformer
+
+        from sciseek.index import runtimes
+
+        try:
+            # the export traces a model of its own: this one keeps encoding meanwhile
+            copy = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            probe = self._torch_vectors([PROBE_TEXT])[0]
+
+            def check(run) -> bool:
+                v = run(self._tokenize([PROBE_TEXT]))[0]
+                return float(v @ probe) / float(np.linalg.norm(v)) >= FP32_PROBE_COSINE
+
+            self._query_session = runtimes.session("onnx-fp32", copy, self._export_folder(), check)
+        except Exception as e:  # never fatal: torch encodes the queries, slower
+            logging.getLogger(__name__).info("queries stay on torch: %s", e)
+
+    def query_graph_ready(self, timeout: float | None = None) -> bool:
+        """Wait up to ``timeout`` seconds for the query session's opening to end; True when
+        it has ended (opened or given up) or none is started."""
+        self._query_graph()
+        thread = self._query_thread
+        if thread is not None:
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+    @property
+    def query_runtime(self) -> str:
+        """The path one-line queries take now (``onnx-fp32`` once the query session is open
+        on a torch CPU path, else ``runtime``)."""
+        return "onnx-fp32" if self._query_session is not None else self.runtime
+
     def encode_queries(self, texts: Sequence[str], threads: int | None = None) -> np.ndarray:
         """Unit-length float32 vectors, one row per query. ``threads`` caps the CPU threads
         this call uses (a search runs BM25 alongside): torch's for this calling thread, or a
         narrower ONNX Runtime session."""
         texts = [self._query_prompt + t for t in texts]
+        graph = self._query_graph() if len(texts) <= QUERY_GRAPH_BATCH else None
+        if graph is not None:
+            return self._encode(texts, session=graph.on_threads(threads) if threads else graph)
         if threads is None or self.device != "cpu":
             return self._encode(texts)
         if self._session is not None:

@@ -216,11 +216,13 @@ class DenseIndex(EncodedIndex):
 
     def warmed(self, timeout: float | None = None) -> bool:
         """Wait up to ``timeout`` seconds for the compressed index's first read of the vector
-        table (into the system's page cache) to end; True once it has, or when none runs."""
+        table (into the system's page cache) and the encoder's query session
+        (``Encoder.query_graph_ready``) to be ready; True once both are, or when none runs."""
+        ready = self._encoder.query_graph_ready(timeout) if self._encoder is not None else True
         if self._warming is not None:
             self._warming.join(timeout)
-            return not self._warming.is_alive()
-        return True
+            return ready and not self._warming.is_alive()
+        return ready
 
     # -- queries -------------------------------------------------------------------------
 

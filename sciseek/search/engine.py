@@ -254,7 +254,7 @@ class Engine:
 
     def warm_up(self) -> None:
         """Load the dense encoder now (a server's first query then does not wait for it)."""
-        _ = self._indexes.dense_as_is.encoder
+        self._indexes.dense_as_is.encoder.query_graph_ready(0)  # loads it, starts the rest
 
     def stop_background(self, timeout: float = 2.0) -> bool:
         """Ask background index work to stop after its current chunk and wait up to

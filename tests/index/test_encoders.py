@@ -211,3 +211,26 @@ def test_bf16_is_left_out_of_passes_too_short_to_gain_from_it(use_cache, monkeyp
     long_pass = bf16.encode_texts(texts[:4])
     assert not np.array_equal(long_pass, fp32.encode_texts(texts[:4]))
     assert cosines(long_pass, fp32.encode_texts(texts[:4])).min() >= 0.999
+
+
+def test_queries_on_a_torch_path_go_through_the_fp32_graph_once_it_is_open(
+    use_cache, texts, reference
+):
+    enc = Encoder()
+    titles = [t.split("\n")[0] for t in texts[:6]]
+    assert enc.query_graph_ready(timeout=300)
+    if enc.runtime.startswith("torch"):
+        # exported into the cache in the background; the same vectors as torch fp32
+        assert enc.query_runtime == "onnx-fp32"
+        assert (use_cache / "onnx").is_dir()
+    else:
+        assert enc.query_runtime == enc.runtime  # an ONNX path already serves queries
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SCISEEK_ENCODER", "torch-fp32")
+    try:
+        exact = Encoder().encode_queries(titles, threads=1)
+    finally:
+        mp.undo()
+    floor = FP32_MIN_COSINE if enc.runtime.startswith("torch") else INT8_MIN_COSINE
+    for threads in (None, 1):
+        assert cosines(enc.encode_queries(titles, threads=threads), exact).min() >= floor
