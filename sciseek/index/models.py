@@ -376,8 +376,13 @@ class Encoder:
         from sciseek.index import runtimes
 
         try:
-            # the export traces a model of its own: this one keeps encoding meanwhile
-            copy = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            folder = self._export_folder()
+            # an export traces a model of its own: this one keeps encoding meanwhile
+            copy = (
+                self.model
+                if (folder / "fp32.onnx").is_file()  # exported before: nothing is traced
+                else SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            )
             probe = self._torch_vectors([PROBE_TEXT])[0]
 
             def check(run) -> bool:
