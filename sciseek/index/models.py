@@ -260,6 +260,7 @@ class Encoder:
         self.token_budget, self.max_batch = TOKEN_BUDGET, MAX_BATCH
         self._session = None
         self._query_session: Any = None
+        self._forced = _forced_runtime()  # a forced path takes the queries too
         self._query_thread: threading.Thread | None = None
         self.runtime = "torch-fp32"
         # bf16 matmuls give ~2.5x on CPUs that have them; embeddings keep cosine > 0.9999.
@@ -360,7 +361,7 @@ class Encoder:
         of Python dispatch on one thread, through ONNX Runtime ~5 ms, with the same vector
         (cosine 1.0000; BENCHMARKS.md, "One query on one thread"). It is opened, exported
         into the cache the first time, in a background thread: queries use torch meanwhile."""
-        if self._session is not None or self.device != "cpu" or _forced_runtime():
+        if self._session is not None or self.device != "cpu" or self._forced:
             return None
         with _QUERY_LOCK:
             if self._query_thread is None:
@@ -389,7 +390,9 @@ class Encoder:
                 v = run(self._tokenize([PROBE_TEXT]))[0]
                 return float(v @ probe) / float(np.linalg.norm(v)) >= FP32_PROBE_COSINE
 
-            self._query_session = runtimes.session("onnx-fp32", copy, self._export_folder(), check)
+            # one thread: a query is too small to split, and idle threads spinning between
+            # its ops would slow the FAISS search or BM25 that runs beside it
+            self._query_session = runtimes.session("onnx-fp32", copy, folder, check, threads=1)
         except Exception as e:  # never fatal: torch encodes the queries, slower
             logging.getLogger(__name__).info("queries stay on torch: %s", e)
 
@@ -416,7 +419,7 @@ class Encoder:
         texts = [self._query_prompt + t for t in texts]
         graph = self._query_graph() if len(texts) <= QUERY_GRAPH_BATCH else None
         if graph is not None:
-            return self._encode(texts, session=graph.on_threads(threads) if threads else graph)
+            return self._encode(texts, session=graph)
         if threads is None or self.device != "cpu":
             return self._encode(texts)
         if self._session is not None:

@@ -224,8 +224,15 @@ class OpenVinoSession:
 Run = Callable[[dict[str, np.ndarray]], np.ndarray]
 
 
-def session(runtime: str, st_model, folder: Path, check: Callable[[Run], bool]) -> Run:
-    """A callable for ``runtime``, exporting its graph into ``folder`` when it is not there.
+def session(
+    runtime: str,
+    st_model,
+    folder: Path,
+    check: Callable[[Run], bool],
+    threads: int | None = None,
+) -> Run:
+    """A callable for ``runtime``, exporting its graph into ``folder`` when it is not there;
+    ``threads`` caps an ONNX Runtime session's threads (default: every core).
 
     ``check`` must accept the loaded session (e.g. its vector for a probe text is close to
     torch's); a cached file that cannot be loaded or fails it is exported again, once.
@@ -254,7 +261,9 @@ def session(runtime: str, st_model, folder: Path, check: Callable[[Run], bool]) 
             if not (folder / name).is_file():
                 build(name)
         path = folder / files[-1]
-        run = OpenVinoSession(path) if runtime.startswith("openvino") else OnnxSession(path)
+        run = (
+            OpenVinoSession(path) if runtime.startswith("openvino") else OnnxSession(path, threads)
+        )
         if not check(run):
             raise RuntimeUnavailable(f"{path.name}: vectors differ from the torch model's")
         return run
