@@ -88,7 +88,8 @@ def main() -> None:
             runs["Ray, 2 actors (2 nodes x 1 CPU)"] = ["--ray", address, "--ray-actors", "2"]
             rates = {}
             for n, (name, extra) in enumerate(runs.items()):
-                rates[name] = index(dataset / "corpus.jsonl", work / f"run{n}", extra)
+                corpus = next(dataset.glob("corpus.jsonl*"))
+                rates[name] = index(corpus, work / f"run{n}", extra)
     finally:
         shutil.rmtree(root, ignore_errors=True)
     reference = vectors(work / "run0")
