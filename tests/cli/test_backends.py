@@ -4,6 +4,8 @@ dir, and clear errors for a backend or a cluster that cannot be used."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 from tests.helpers import FIXTURES, free_port
 
@@ -55,3 +57,17 @@ def test_an_unreachable_ray_cluster_is_named(cli):
     code, _, err = cli("index", str(FIXTURES / "papers.jsonl"), "--ray", f"127.0.0.1:{free_port()}")
     assert code == 2
     assert "cannot join the Ray cluster at" in err
+
+
+def test_ray_and_milvus_are_not_imported_without_their_options(tmp_path):
+    # the extras cost seconds of import and are not needed by a single machine
+    code = (
+        "import sys\n"
+        "from sciseek.cli.main import main\n"
+        f"main(['index', {str(FIXTURES / 'papers.jsonl')!r}, '--data-dir', {str(tmp_path)!r}])\n"
+        "main(['search', 'diffusion', '--data-dir', " + repr(str(tmp_path)) + "])\n"
+        "print(sorted(m for m in ('ray', 'pymilvus', 'milvus_lite') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -193,3 +194,28 @@ def test_searches_during_a_sync_never_fail(tmp_path, papers, milvus_uri):
         assert not errors, errors
         assert answered > 0
         assert mirror.count() == len(papers) + 5 * 40 - 2 * 20
+
+
+def test_the_web_api_and_digest_selection_run_on_the_milvus_backend(pair):
+    from fastapi.testclient import TestClient
+
+    from sciseek.digests.digest import select
+    from sciseek.digests.interests import Interests
+    from sciseek.web.app import create_app
+
+    local, remote = pair
+    api = TestClient(create_app(remote))
+    for mode in ("bm25", "dense", "hybrid"):
+        got = api.get("/api/search", params={"q": QUERIES[1], "mode": mode, "k": 5})
+        assert got.status_code == 200
+        assert [h["id"] for h in got.json()["hits"]] == ids(
+            local.search(QUERIES[1], mode=mode, k=5)
+        )
+    similar = api.get("/api/papers/2402.00003/similar")
+    assert similar.status_code == 200 and similar.json()["hits"]
+    # a digest's candidates are an id filter: it runs inside Milvus too
+    candidates = ["2402.00003", "2402.00004", "2401.00002"]
+    sub = SimpleNamespace(interests=Interests(queries=("graph neural networks molecules",)))
+    chosen, _ = select(remote, sub, candidates, threshold=0.0)
+    assert {m.paper.id for m in chosen} <= set(candidates)
+    assert chosen[0].paper.id == "2402.00003"
