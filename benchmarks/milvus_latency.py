@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import time
@@ -30,6 +31,33 @@ from sciseek import Engine  # noqa: E402
 from tests.helpers import milvus_server  # noqa: E402
 
 MODES = ("bm25", "dense", "hybrid")
+
+
+def server_cpu(port: str) -> float:
+    """CPU seconds used so far by the processes serving ``port`` (a milvus-lite server)."""
+    total = 0.0
+    for proc in Path("/proc").iterdir():
+        try:
+            cmdline = (proc / "cmdline").read_bytes().split(b"\0")
+            if b"milvus_lite" in b" ".join(cmdline) and port.encode() in cmdline:
+                fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def quiet_server(uri: str, idle_s: float = 3.0, limit_s: float = 600.0) -> None:
+    """Wait until the local server at ``uri`` has used no CPU for ``idle_s`` seconds."""
+    port = uri.rsplit(":", 1)[1]
+    deadline = time.monotonic() + limit_s
+    last = server_cpu(port)
+    while time.monotonic() < deadline:
+        time.sleep(idle_s)
+        now = server_cpu(port)
+        if now - last < 0.05 * idle_s:
+            return
+        last = now
 
 
 def main() -> None:
@@ -51,6 +79,7 @@ def main() -> None:
         start = time.perf_counter()
         filled = remote.sync_mirror()
         fill_s = time.perf_counter() - start
+        quiet_server(uri)  # its compaction after the fill would slow both sides' queries
         papers = remote.mirror.count()
         rng = np.random.default_rng(7)
         sample = local.store.rowid_sample(min(local.store.count(), 10_000))
