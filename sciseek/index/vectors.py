@@ -23,7 +23,8 @@ from sciseek.storage.store import Store
 
 from .compressed import TRAIN_SAMPLE, CompressedIndex, Stamp
 from .encoded import Allowed, CandidateFilter, EncodedIndex
-from .models import Encoder, resolve_model
+from .model_files import resolve_model
+from .models import Encoder
 from .vector_table import EncodingTable
 
 QUERY_CACHE = 256

@@ -22,12 +22,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sciseek.index.model_files import resolve_model
 from sciseek.index.models import (
     Encoder,
     native_bf16,
     quiet_sentence_transformers,
     quiet_transformers,
-    resolve_model,
 )
 from sciseek.search.rerank import MAX_LENGTH
 

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sciseek.index.model_files import ModelNotFound
 from sciseek.index.models import (
-    ModelNotFound,
     native_bf16,
     quiet_sentence_transformers,
     quiet_transformers,

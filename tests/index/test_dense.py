@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from sciseek import Engine, Filters, Paper
-from sciseek.index.models import Encoder, resolve_model
+from sciseek.index.model_files import resolve_model
+from sciseek.index.models import Encoder
 from sciseek.index.vector_table import ModelMismatch
 from tests.helpers import FIXTURES, run_sciseek
 

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from sciseek.index.models import ModelNotFound, resolve_model
+from sciseek.index.model_files import ModelNotFound, resolve_model
 from sciseek.quality.train import train_cross_encoder
 from sciseek.search.rerank import Reranker
 
