@@ -69,7 +69,7 @@ def connect(address: str) -> Any:
         if address != "auto":
             _reachable(address)  # ray.init waits for a missing head for minutes
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "error")
+        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")  # Ray C++ notes on stderr
         try:
             ray.init(
                 address=address,
@@ -79,8 +79,13 @@ def connect(address: str) -> Any:
             )
         except (ConnectionError, RuntimeError, ValueError) as e:
             raise RayUnavailable(f"cannot join the Ray cluster at {address!r}: {e}") from None
+    import ray.data  # configures its own loggers on import: quiet them after
+
+    for name in ("ray", "ray.data"):  # job notes ("execution finished", "progress bars")
+        logging.getLogger(name).setLevel(logging.ERROR)
     context = ray.data.DataContext.get_current()
     context.enable_progress_bars = False  # sciseek shows its own progress
+    context.print_on_execution_start = False
     context.execution_options.preserve_order = True
     return ray
 
@@ -140,15 +145,10 @@ def ray_stream(
     def stream(chunks: Iterator[list[Paper]]) -> Iterator[list[Encoding]]:
         chunks = iter(chunks)
         while True:
-            window: list[list[Paper]] = []
-            size = 0
-            for chunk in islice(chunks, WINDOW // CHUNK):
-                window.append(chunk)
-                size += len(chunk)
+            window = list(islice(chunks, WINDOW // CHUNK))
             if not window:
                 return
             yield from _run_window(ray, window, options)
-            log(f"ray: {size} papers encoded")
 
     return stream
 
