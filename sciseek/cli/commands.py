@@ -7,6 +7,7 @@ import argparse
 import json
 import shutil
 import sys
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -291,6 +292,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "(Ctrl-C stops)",
             file=sys.stderr,
         )
+        # the encoder and its query session load while the first requests are answered
+        threading.Thread(target=engine.warm_up, name="sciseek-warm-up", daemon=True).start()
         serve(engine, host=args.host, port=args.port)
     return 0
 
