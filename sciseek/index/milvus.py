@@ -286,17 +286,23 @@ class MilvusMirror:
                 return self._fill(table_id, last, progress)
             if state.chunk == last:
                 return 0
-            gone, rows = self.table.changes_after_chunk(state.chunk)
-            if gone:
-                self.client.delete(self.name, ids=[int(r) for r in gone])
-            rowids = [r for _, r, _, _ in rows]
-            if rows:
-                self._upsert(rowids, np.stack([np.frombuffer(b, np.float32) for *_, b in rows]))
-            self.client.flush(self.name)
-            self._save(MirrorState(self.uri, self.name, self.store.store_id, table_id, last))
+            changed = self._apply_after(state.chunk, table_id, last)
             if progress:
-                progress(len(gone) + len(rows))
-            return len(gone) + len(rows)
+                progress(changed)
+            return changed
+
+    def _apply_after(self, chunk: int, table_id: str, last: int) -> int:
+        """Apply what the table's chunks after ``chunk`` changed (removals first), flush, and
+        record ``last`` as the position; returns the papers removed or written."""
+        gone, rows = self.table.changes_after_chunk(chunk)
+        if gone:
+            self.client.delete(self.name, ids=[int(r) for r in gone])
+        if rows:
+            vectors = np.stack([np.frombuffer(b, np.float32) for *_, b in rows])
+            self._upsert([r for _, r, _, _ in rows], vectors)
+        self.client.flush(self.name)
+        self._save(MirrorState(self.uri, self.name, self.store.store_id, table_id, last))
+        return len(gone) + len(rows)
 
     def _fill(self, table_id: str, last: int, progress: Callable[[int], None] | None) -> int:
         papers = self.table.count()
@@ -310,14 +316,7 @@ class MilvusMirror:
             written += len(ids)
             if progress:
                 progress(len(ids))
-        gone, rows = self.table.changes_after_chunk(last)  # written while we read
-        if gone:
-            self.client.delete(self.name, ids=[int(r) for r in gone])
-        if rows:
-            vectors = np.stack([np.frombuffer(b, np.float32) for *_, b in rows])
-            self._upsert([r for _, r, _, _ in rows], vectors)
-        self.client.flush(self.name)
-        self._save(MirrorState(self.uri, self.name, self.store.store_id, table_id, last))
+        self._apply_after(last, table_id, last)  # what was committed while we read
         return written
 
     # -- reads ---------------------------------------------------------------------------

@@ -40,14 +40,22 @@ class Settings:
     milvus_uri: str | None = None
 
 
+def backend_problem(backend: str, milvus_uri: str | None) -> str | None:
+    """What is wrong with a backend choice, or None when it can be used."""
+    if backend not in BACKENDS:
+        return f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}"
+    if backend == "milvus" and not milvus_uri:
+        return "the milvus backend needs a server: --milvus-uri http://HOST:PORT"
+    return None
+
+
 def with_backend(settings: Settings, backend: str | None, milvus_uri: str | None) -> Settings:
     """``settings`` with the retrieval backend changed; BadInput names a bad combination."""
     backend = backend or ("milvus" if milvus_uri else settings.backend)
-    if backend not in BACKENDS:
-        raise BadInput(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
     uri = milvus_uri or settings.milvus_uri
-    if backend == "milvus" and not uri:
-        raise BadInput("the milvus backend needs a server: --milvus-uri http://HOST:PORT")
+    problem = backend_problem(backend, uri)
+    if problem:
+        raise BadInput(problem)
     return replace(settings, backend=backend, milvus_uri=uri if backend == "milvus" else None)
 
 
@@ -68,12 +76,10 @@ def load_settings(data_dir: Path) -> Settings:
         adaptive = config.get("adaptive", True)
         if not isinstance(adaptive, bool):
             raise ValueError("adaptive must be true or false")
-        backend = config.get("backend", "local")
-        if backend not in BACKENDS:
-            raise ValueError(f"unknown backend {backend!r}; choose {' or '.join(BACKENDS)}")
-        uri = config.get("milvus_uri")
-        if backend == "milvus" and not uri:
-            raise ValueError("the milvus backend needs milvus_uri")
+        backend, uri = config.get("backend", "local"), config.get("milvus_uri")
+        problem = backend_problem(backend, uri)
+        if problem:
+            raise ValueError(problem)
     except (ValueError, TypeError, AttributeError) as e:
         raise ValueError(f"{path}: bad retrieval settings ({e}); fix or delete it") from None
     return Settings(method, weights, prf, adaptive, backend, uri)
