@@ -1,6 +1,7 @@
 """Fit and compare relevance models on the digest benchmark's judged candidate pairs.
 
-python benchmarks/digest_fit.py PAIRS.json   (written by ``digest_quality.py --pairs``)
+python benchmarks/digest_fit.py PAIRS.json [READ.tsv]
+    (PAIRS written by ``digest_quality.py --pairs``; READ: ``digest_read.tsv``)
 
 Every model is fitted on the ``fit`` pairs only (the arXiv fit week's interests of the fit
 half and SciFact train), each kind of interest weighing the same, and its threshold is the one
@@ -40,11 +41,16 @@ def features(rows: list, model: str) -> np.ndarray:
     s = np.log(np.clip(np.array([r[1] for r in rows], dtype=float), 1, 64))
     rank = np.log1p(np.array([r[5] for r in rows], dtype=float))
     z = np.array([r[7] for r in rows])
-    if model.startswith("short"):  # short topic phrases: z, and with "+lex" the words
-        cols = [z]
+    if model.startswith("short"):  # short topic phrases: z, with "+lex" the words, with
+        cols = [z]  # "+phrase" whether the title holds the phrase, "+acronym" whether the
+        # paper uses the phrase's acronym
         if "lex" in model:
             bm25 = np.minimum(np.array([r[8] for r in rows]), SHORT_BM25_CAP)
             cols += [bm25, np.array([r[9] for r in rows])]
+        if "phrase" in model:
+            cols += [np.array([r[10] for r in rows])]
+        if "acronym" in model:
+            cols += [np.array([r[11] for r in rows])]
         return np.column_stack([*cols, np.ones_like(z)])
     cols = [cos]
     if "len" in model:
@@ -82,7 +88,8 @@ def prf(p: np.ndarray, y: np.ndarray, t: float) -> tuple[float, float, float]:
 
 
 def main() -> None:
-    rows = json.loads(Path(sys.argv[1]).read_text())
+    every = json.loads(Path(sys.argv[1]).read_text())
+    rows = [r for r in every if r[2] >= 0]  # the lexically judged ones
     fit_rows = [r for r in rows if r[6] == "fit"]
     test_rows = [r for r in rows if r[6] == "test"]
     counts = {k: sum(r[3] == k for r in fit_rows) for k in KINDS}
@@ -110,31 +117,69 @@ def main() -> None:
             precision, recall, f1 = prf(pt[tk == k], yt[tk == k], t)
             print(f"| {k} | {precision:.3f} | {recall:.3f} | {f1:.3f} |")
     short_models(rows)
+    if len(sys.argv) > 2:
+        short_models(read_labels(every, Path(sys.argv[2])), f"judged by reading ({sys.argv[2]})")
 
 
-def short_models(rows: list) -> None:
+def read_labels(rows: list, path: Path) -> list:
+    """The keyword rows of the phrases in the reading judgments ``path`` (phrase, paper,
+    on_topic, part), labelled by reading: a pair of such a phrase outside the pool is not
+    relevant, as in TREC pooling."""
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    judged = {(q, part): {} for q, _, _, part in (ln.split("\t") for ln in lines)}
+    for q, pid, on, part in (ln.split("\t") for ln in lines):
+        judged[(q, part)][pid] = int(on)
+    out = []
+    for r in rows:
+        labels = judged.get((r[12], r[6])) if r[3] == "keyword" else None
+        if labels is not None:
+            out.append([*r[:2], labels.get(r[13], 0), *r[3:]])
+    return out
+
+
+def short_models(rows: list, label: str = "lexical judgments") -> None:
     """The short-phrase models, fitted and thresholded (best F1) on the fit week's keyword
-    pairs alone, reported on the test week's: ``short`` (z alone) and ``short+lex`` (z, the
-    capped BM25 share and the terms' coverage), the one ``relevance.py`` ships."""
+    pairs alone, reported on the test weeks': ``short`` (z alone), ``short+lex`` (z, the
+    capped BM25 share and the terms' coverage), ``short+lex+phrase`` (and whether the title
+    holds the phrase) and ``short+lex+phrase+acronym`` (and whether the paper uses the
+    phrase's acronym, the one ``relevance.py`` ships)."""
     fit_rows = [r for r in rows if r[6] == "fit" and r[3] == "keyword"]
     test_rows = [r for r in rows if r[6] == "test" and r[3] == "keyword"]
-    print("\nshort topic phrases (keyword pairs only)")
+    print(f"\nshort topic phrases (keyword pairs only), {label}")
     print(
-        "| model | coefficients (z, [bm25, coverage,] constant) | threshold | fit F1 "
-        "| test precision | test recall | test F1 |"
+        "| model | coefficients (z, [bm25, coverage,] [phrase,] [acronym,] constant) "
+        "| threshold "
+        "| fit F1 | test precision | test recall | test F1 |"
     )
     print("|---|---|---:|---:|---:|---:|---:|")
-    for model in ("short", "short+lex"):
+    for model in ("short", "short+lex", "short+lex+phrase", "short+lex+phrase+acronym"):
         x, y = features(fit_rows, model), np.array([r[2] for r in fit_rows], dtype=float)
         beta = fit(x, y, np.ones(len(y)))
         p = 1 / (1 + np.exp(-(x @ beta)))
         t = max(SHORT_THRESHOLDS, key=lambda t: prf(p, y, t)[2])
         xt, yt = features(test_rows, model), np.array([r[2] for r in test_rows], dtype=float)
-        precision, recall, f1 = prf(1 / (1 + np.exp(-(xt @ beta))), yt, t)
+        pt = 1 / (1 + np.exp(-(xt @ beta)))
+        precision, recall, f1 = prf(pt, yt, t)
         print(
             f"| {model} | {np.round(beta, 4).tolist()} | {t} | {prf(p, y, t)[2]:.3f} "
             f"| {precision:.3f} | {recall:.3f} | {f1:.3f} |"
         )
+    print("\nthe last model's reliability: share judged relevant per band of P (mean P)")
+    for part, probability, labels in (("fit", p, y), ("test", pt, yt)):
+        print(f"{part}: " + reliability(probability, labels))
+
+
+def reliability(p: np.ndarray, y: np.ndarray) -> str:
+    """Pairs, share relevant and mean P in bands of P."""
+    out = []
+    for low, high in ((0.0, 0.1), (0.1, 0.35), (0.35, 0.6), (0.6, 0.8), (0.8, 1.01)):
+        band = (p >= low) & (p < high)
+        if band.any():
+            out.append(
+                f"[{low}, {min(high, 1.0)}): {band.sum()} pairs, {y[band].mean():.2f} "
+                f"({p[band].mean():.2f})"
+            )
+    return "; ".join(out)
 
 
 if __name__ == "__main__":

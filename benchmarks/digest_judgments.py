@@ -4,25 +4,27 @@ No set of judged short interests exists for these papers, so they are derived (B
 "Digest quality" says how, and what that leaves out):
 
 - ``keyword``: topic phrases of 2-4 words mined from the *titles* of papers published before
-  the fit week (frequent n-grams that neither start nor end with a stop word and hold no
-  generic word such as "approach"; words compared stemmed, so "models" and "modeling" are one
-  word). A later paper is judged relevant to a phrase when its title states it, or its
-  abstract states it at least twice. It is left unjudged (counted neither as a hit nor as a
-  false positive) when its abstract states it once, its title holds the phrase's words in
-  another order or form ("mitigating hallucinations" for "hallucination mitigation"), or it
-  uses the phrase's acronym ("MoE", "GNNs"). Every other paper is judged not relevant. Phrases
-  are split into fit and test halves by a hash of the phrase.
+  the fit week (frequent n-grams that neither start nor end with a stop word, hold no generic
+  word such as "approach" and are not hyphenated modifiers such as "Open-Ended"; words
+  compared stemmed, so "models" and "modeling" are one word). A later paper is judged
+  relevant to a phrase when its title states it, or its abstract states it at least twice.
+  It is left unjudged (counted neither as a hit nor as a false positive) when its abstract
+  states it once, its title holds the phrase's words in another order or form ("mitigating
+  hallucinations" for "hallucination mitigation"), or it uses the phrase's acronym ("MoE",
+  "GNNs"). Every other paper is judged not relevant. Phrases are split into fit and test
+  halves by a hash of the phrase.
 - ``liked``: a liked paper from before the fit week whose title holds a phrase, judged with
   that phrase's judgments (a reader who liked a paper on the topic wants papers on the topic).
 - ``description``: the arXiv category descriptions below as long interests; a paper is
   relevant when it is filed or cross-listed under the category, and not relevant otherwise.
 - ``claim``: SciFact claims with their BEIR judgments (train split to fit, test to report).
 
-The keyword judgments are lexical, so they favour a model that reads words: the short-phrase
-model does (BM25 and the share of the phrase's terms a paper holds, next to the embedding
-z-score), and BENCHMARKS.md says how far that carries, with a sample of sent papers judged by
-reading (``digest_audit.tsv``) next to the lexical figures. Liked papers, descriptions and
-claims are scored on embeddings alone.
+The keyword judgments are lexical: a paper that names the topic differently counts as not
+relevant, one that uses the phrase in passing as relevant, and they reward a model that reads
+words. For a seeded sample of phrases they are therefore replaced by judgments made by reading
+(``digest_pool.py``, ``digest_read.tsv``), which the short-phrase model is fitted on and
+reported against; the lexical figures are reported next to them. Liked papers, descriptions
+and claims are scored on embeddings alone.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from pathlib import Path
 
 import tantivy
 
-VERSION = 3  # of the judgment rules: a change rebuilds the cached judgments, not the data dir
+VERSION = 4  # of the judgment rules: a change rebuilds the cached judgments, not the data dir
 STOP_WORDS = (
     "a an and are as at be by for from in into is it its of on or over the their this to "
     "under using via what when where which with without we our how can do does beyond toward "
@@ -132,16 +134,20 @@ def mine_phrases(titles: Iterable[str], min_count: int, max_count: int) -> dict[
 
     A topic n-gram has 2-4 words, starts and ends with a content word that is not generic,
     holds no stop word but "of" and "and", does not end in a word that mostly modifies the next
-    one ("multimodal", "large"), and is not a fragment of a longer one that nearly always
-    surrounds it.
+    one ("multimodal", "large"), is not a hyphenated compound that modifies the next word in
+    most of its titles ("Open-Ended Evaluation", "LLM-Assisted Writing": an adjective, not a
+    topic), and is not a fragment of a longer one that nearly always surrounds it.
     """
     counts: Counter = Counter()
     surfaces: dict[tuple, Counter] = defaultdict(Counter)
     followed: Counter = Counter()  # word -> title occurrences followed by a content word
     seen_word: Counter = Counter()
+    compound: Counter = Counter()  # n-gram -> occurrences as one hyphenated word before a word
     for title in titles:
-        raw = re.findall(r"[A-Za-z0-9]+", title)
+        spans = list(re.finditer(r"[A-Za-z0-9]+", title))
+        raw = [m.group() for m in spans]
         folded = tokens(" ".join(raw))
+        gaps = [title[a.end() : b.start()] for a, b in zip(spans, spans[1:], strict=False)]
         for i, w in enumerate(folded):
             seen_word[w] += 1
             if i + 1 < len(folded) and folded[i + 1] not in STOP:
@@ -158,10 +164,14 @@ def mine_phrases(titles: Iterable[str], min_count: int, max_count: int) -> dict[
                     continue
                 seen.add(gram)
                 counts[gram] += 1
+                if all(g == "-" for g in gaps[i : i + n - 1]) and _modifies(gaps, folded, i + n):
+                    compound[gram] += 1
                 surfaces[gram][" ".join(raw[i : i + n]).lower()] += 1
     modifier = {w for w, c in seen_word.items() if c >= 20 and followed[w] >= 0.75 * c}
     kept = {
-        g: c for g, c in counts.items() if min_count <= c <= max_count and g[-1] not in modifier
+        g: c
+        for g, c in counts.items()
+        if min_count <= c <= max_count and g[-1] not in modifier and compound[g] < 0.75 * c
     }
     longest: dict[tuple, int] = defaultdict(int)  # phrase -> count of its commonest superset
     for g, c in counts.items():
@@ -169,6 +179,14 @@ def mine_phrases(titles: Iterable[str], min_count: int, max_count: int) -> dict[
             for i in range(len(g) - n + 1):
                 longest[g[i : i + n]] = max(longest[g[i : i + n]], c)
     return {g: surfaces[g].most_common(1)[0][0] for g, c in kept.items() if longest[g] < 0.6 * c}
+
+
+def _modifies(gaps: list[str], folded: list[str], after: int) -> bool:
+    """Whether the word at ``after`` is a content word joined to the one before by a space or
+    a hyphen only (so the words before it modify it: "Open-Ended Evaluation")."""
+    if after >= len(folded) or folded[after] in STOP:
+        return False
+    return gaps[after - 1].strip() in ("", "-")
 
 
 def half(text: str) -> str:

@@ -1,7 +1,7 @@
 """Digest quality per kind of interest: simulated days of new papers through the real selection.
 
 python benchmarks/digest_quality.py [--work DIR] [--start 2026-06-15] [--weeks 3]
-    [--keyword 400] [--liked 20] [--claims 100] [--pairs FILE] [--audit FILE]
+    [--keyword 400] [--liked 20] [--claims 100] [--pairs FILE] [--read FILE] [--audit FILE]
 
 For each kind of interest (``digest_judgments``: short keyword phrases, liked papers, long
 category descriptions, SciFact claims) a subscriber is simulated over ``--weeks`` weeks of
@@ -12,12 +12,15 @@ papers per digest sent, precision and recall of everything sent against the judg
 unjudged papers left out of precision), and the share of interests that received nothing in a
 week although judged-relevant papers arrived. For claims it also reports the calibration
 benchmark's figure (precision, recall and F1 of "P >= threshold" over each SciFact test
-query's top 100 hybrid candidates of the whole corpus).
+query's top 100 hybrid candidates of the whole corpus). Keyword interests are reported twice:
+on the lexical judgments of every mined phrase, and on the reading judgments (``--read``,
+``digest_read.tsv``, built with ``digest_pool.py``) of a seeded sample of test phrases.
 
 The arXiv data dir (a seeded background sample, the liked papers, the fit week and the
 simulated weeks) and the SciFact one are built once under ``--work`` (minutes on 2 CPU cores).
-``--pairs FILE`` also writes the judged candidate pairs of the fit week and SciFact train
-(cosine, query words, label, kind) that ``relevance.py``'s model is fitted on, and those of
+``--pairs FILE`` also writes the candidate pairs of the fit week and SciFact train (cosine,
+query words, label, kind, the short-phrase features) that ``relevance.py``'s models are
+fitted on, and those of
 the simulated weeks, for comparing models on held-out data (``digest_fit.py``).
 """
 
@@ -43,6 +46,7 @@ from sciseek import Engine, Paper  # noqa: E402
 from sciseek.digests.digest import CANDIDATES, select  # noqa: E402
 from sciseek.digests.interests import Interests  # noqa: E402
 from sciseek.digests.subscriptions import Subscriber  # noqa: E402
+from sciseek.index.word_match import NO_MATCH, word_matches  # noqa: E402
 from sciseek.ingest.papers import Filters  # noqa: E402
 from sciseek.quality.evaluation import load_dataset  # noqa: E402
 from sciseek.search.indexing import index_files  # noqa: E402
@@ -195,6 +199,47 @@ def simulate(engine: Engine, interests: list[dict], days: list[list[str]]) -> di
     return per_kind
 
 
+def load_read(path: Path) -> dict[tuple[str, str], dict[str, int]]:
+    """{(phrase, part): {paper id: 1 on topic, 0 not}} of the reading judgments."""
+    judged: dict[tuple[str, str], dict[str, int]] = defaultdict(dict)
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        phrase, pid, on, part = line.split("\t")
+        judged[(phrase, part)][pid] = int(on)
+    return judged
+
+
+def read_interests(interests: list[dict], judged: dict, part: str) -> list[dict]:
+    """The keyword interests of ``part`` that were judged by reading, with those judgments:
+    relevant = read on topic; every other paper not relevant (a paper outside the pool too,
+    as in TREC pooling), none unjudged."""
+    out = []
+    for i in interests:
+        labels = judged.get((i["text"], part)) if i["kind"] == "keyword" else None
+        if labels is not None:
+            on = sorted(pid for pid, v in labels.items() if v)
+            out.append({**i, "relevant": on, "unjudged": [], "pool": sorted(labels)})
+    return out
+
+
+def outside_pool(k: dict, interests: list[dict]) -> int:
+    """How many of the papers sent to ``interests`` were not in their reading pool."""
+    pool = {(i["text"], pid) for i in interests for pid in i["pool"]}
+    return len(k.get("sent_pairs", set()) - pool)
+
+
+def lexical_misses(k: dict, lexical: list[dict], read: list[dict]) -> str:
+    """How many of the papers sent to the read interests that the lexical rules judge not
+    relevant are on topic by reading."""
+    stated = {i["text"]: set(i["relevant"]) | set(i["unjudged"]) for i in lexical}
+    on = {(i["text"], pid) for i in read for pid in i["relevant"]}
+    missed = [(q, pid) for q, pid in k.get("sent_pairs", ()) if pid not in stated.get(q, ())]
+    share = sum(p in on for p in missed) / len(missed) if missed else float("nan")
+    return (
+        f"of the {len(missed)} sent papers the lexical rules judge not relevant, "
+        f"{share:.0%} are on topic by reading"
+    )
+
+
 def load_audit(path: Path) -> dict[tuple[str, str], int]:
     """{(phrase, paper id): 1 on topic, 0 not} of the read-and-judged sample."""
     lines = path.read_text(encoding="utf-8").splitlines()[1:]
@@ -238,11 +283,11 @@ def scifact_f1(engine: Engine, claims: list[dict], depth: int = 100) -> tuple[fl
 
 
 def pairs(engine: Engine, interests: list[dict], days: list[list[str]], part: str) -> list:
-    """Judged digest candidates [cosine, query words, label, kind, interest no, rank, part, z,
-    bm25, coverage] of each interest on each day (for claims over the whole corpus, as in
-    calibration); z is how many standard deviations the cosine stands above the query's
-    cosines with a seeded sample of the stored papers, bm25 and coverage are
-    ``LexicalIndex.matches``'s."""
+    """Digest candidates [cosine, query words, label (-1: unjudged), kind, interest no, rank,
+    part, z, bm25, coverage, phrase, acronym, query, paper id] of each interest on each day
+    (for claims over the whole corpus, as in calibration); z is how many standard deviations
+    the cosine stands above the query's cosines with a seeded sample of the stored papers,
+    the next four are ``word_matches``'s."""
     dense = engine.dense
     count = engine.store.count()
     background = random.Random(0).sample(range(1, count + 1), min(BACKGROUND, count))
@@ -263,20 +308,23 @@ def pairs(engine: Engine, interests: list[dict], days: list[list[str]], part: st
                 hits = engine.search(query, mode="hybrid", k=k, filters=filters)
             rowids = [engine.store.rowid(h.paper.id) for h in hits]
             cos = dense.scores(qvec, [r for r in rowids if r is not None])
-            words = engine.lexical.matches(query, [h.paper.id for h in hits])
+            titles = {r: h.paper.title for h, r in zip(hits, rowids, strict=True) if r}
+            words = word_matches(engine.lexical, query, [h.paper.id for h in hits], titles)
             for rank, (h, r) in enumerate(zip(hits, rowids, strict=True)):
-                if r is None or r not in cos or h.paper.id in unjudged:
+                if r is None or r not in cos:
                     continue
-                label = int(h.paper.id in relevant)
+                label = -1 if h.paper.id in unjudged else int(h.paper.id in relevant)
                 z = (float(cos[r]) - mean) / std
-                bm25, coverage = words.get(r, (0.0, 0.0))
+                match = words.get(r, NO_MATCH)
                 kind = interest["kind"]
                 out.append([float(cos[r]), query_words(query), label, kind, n, rank, part, z])
-                out[-1] += [bm25, coverage]
+                out[-1] += [match.bm25, match.coverage, float(match.phrase), float(match.acronym)]
+                out[-1] += [query, h.paper.id]
     return out
 
 
-def main() -> None:
+def arguments() -> argparse.ArgumentParser:
+    """The command line, shared with ``digest_pool.py`` (same data dirs and interests)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--shared", default=str(Path(__file__).resolve().parents[2] / "shared" / "data")
@@ -299,9 +347,18 @@ def main() -> None:
         help="keyword-interest papers judged by reading (phrase, paper, on_topic, sample)",
     )
     parser.add_argument(
+        "--read",
+        default=str(Path(__file__).resolve().parent / "digest_read.tsv"),
+        help="the reading judgments of a sample of keyword phrases (digest_pool.py)",
+    )
+    parser.add_argument(
         "--pairs-only", action="store_true", help="with --pairs: skip the simulation"
     )
-    args = parser.parse_args()
+    return parser
+
+
+def main() -> None:
+    args = arguments().parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
 
@@ -320,6 +377,14 @@ def main() -> None:
                 print(_row(kind, figures[kind]), flush=True)
             audit = load_audit(Path(args.audit))
             keyword_audit = audited(figures["keyword"], audit)
+            read = read_interests(arxiv["test"], load_read(Path(args.read)), "test")
+            by_reading = simulate(engine, read, arxiv["test_days"])["keyword"]
+            print(_row("keyword, judged by reading", by_reading), flush=True)
+            read_note = (
+                f"{len(read)} of the test phrases; {outside_pool(by_reading, read)} sent "
+                "papers outside their pool, counted as not relevant; "
+                + lexical_misses(by_reading, arxiv["test"], read)
+            )
         if args.pairs:
             all_pairs += pairs(engine, arxiv["fit"], arxiv["fit_days"], "fit")
             all_pairs += pairs(engine, arxiv["test"], arxiv["test_days"], "test")
@@ -327,7 +392,8 @@ def main() -> None:
         if not args.pairs_only:
             figures = simulate(engine, scifact["test"], scifact["test_days"])
             print(_row("claim", figures["claim"]), flush=True)
-            print(f"\nkeyword, read and judged ({args.audit}): {keyword_audit}")
+            print(f"\nkeyword, judged by reading ({args.read}): {read_note}")
+            print(f"keyword, read and judged ({args.audit}): {keyword_audit}")
             precision, recall, f1, kept = scifact_f1(engine, scifact["all_test"])
             print(
                 f"\nSciFact test, top-100 hybrid candidates of each of "

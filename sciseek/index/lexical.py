@@ -285,33 +285,19 @@ class LexicalIndex:
         terms = dict.fromkeys(self.terms(query))
         return [t for t in terms if 0 < searcher.doc_freq("text", t) <= rare]
 
-    def matches(self, query: str, ids: Sequence[str]) -> dict[int, tuple[float, float]]:
-        """How well each of the papers ``ids`` matches ``query``'s words: {row id: (BM25
-        score / the query's IDF sum, IDF share of the query's terms the paper holds)}.
-
-        Both are comparable across queries: the first is about 1 for a paper that holds each
-        term once at average length, the second is 1 when it holds them all. Papers that hold
-        none of the terms are left out.
-        """
-        terms = list(dict.fromkeys(self.terms(query)))
-        if not terms or not ids:
-            return {}
+    def idf(self, terms: Sequence[str]) -> dict[str, float]:
+        """BM25's IDF of each index term, over the papers indexed now."""
         searcher = self._index.searcher()
         n = searcher.num_docs
-        idf = {}
-        for t in terms:
-            df = searcher.doc_freq("text", t)
-            idf[t] = math.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        total = sum(idf.values()) or 1.0
-        only = Filters(ids=tuple(ids))
-        scores = dict(self.search(query, len(ids), only))
-        held: dict[int, float] = {}
-        schema = self._index.schema
-        for t in terms:
-            q = tantivy.Query.term_query(schema, "text", t)
-            for rowid, _ in self._top_k(q, len(ids), only):
-                held[rowid] = held.get(rowid, 0.0) + idf[t]
-        return {r: (s / total, held.get(r, 0.0) / total) for r, s in scores.items()}
+        return {
+            t: math.log(1.0 + (n - (df := searcher.doc_freq("text", t)) + 0.5) / (df + 0.5))
+            for t in terms
+        }
+
+    def holding(self, term: str, ids: Sequence[str]) -> set[int]:
+        """The row ids of the papers ``ids`` whose title or abstract holds the index term."""
+        q = tantivy.Query.term_query(self._index.schema, "text", term)
+        return {rowid for rowid, _ in self._top_k(q, len(ids), Filters(ids=tuple(ids)))}
 
     def _author_query(self, name: str) -> tantivy.Query | None:
         words = self._author_analyzer.analyze(name)

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from sciseek.index.word_match import NO_MATCH, WordMatch
+
 # Long queries (questions, claims, descriptions, a liked paper's title): logistic regression of
 # judged relevance on the query-paper cosine of the bundled encoder (all-MiniLM-L6-v2) over the
 # top-100 hybrid candidates of the judged queries of SciFact train and the CACM, CISI, MED and
@@ -34,22 +36,25 @@ THRESHOLD = 0.35
 # Short queries (topic phrases of at most SHORT_WORDS words, not sentences) have low cosines
 # even with papers squarely on topic, and how low depends on the phrase. Their probability is a
 # logistic map of z, how many standard deviations the cosine stands above the query's cosines
-# with a sample of the stored papers, and of two lexical features of the paper
-# (``LexicalIndex.matches``): its BM25 score over the query's IDF sum, capped at
-# SHORT_BM25_CAP, and the IDF share of the query's terms it holds. Fitted on judged topic
-# phrases of the arXiv listings (fit week and fit phrases of benchmarks/digest_quality.py,
-# benchmarks/digest_fit.py; BENCHMARKS.md, "Digest quality").
+# with a sample of the stored papers, and of four lexical features of the paper
+# (``index.word_match``): its BM25 score over the query's IDF sum, capped at SHORT_BM25_CAP,
+# the IDF share of the query's terms it holds, whether its title holds the query's terms side
+# by side, and whether it uses the query's acronym. Fitted on topic phrases of the arXiv
+# listings judged by reading (the fit phrases on the fit week of benchmarks/digest_quality.py;
+# digest_pool.py, digest_fit.py; BENCHMARKS.md, "Digest quality").
 SHORT_WORDS = 5
-SHORT_A = 0.7879
-SHORT_BM25 = 6.2664
-SHORT_COVERAGE = 6.3094
-SHORT_B = -18.7077
-SHORT_THRESHOLD = 0.25  # the best F1 on the fit phrases' candidates
+SHORT_A = 0.8530
+SHORT_BM25 = 4.0547
+SHORT_COVERAGE = 6.4943
+SHORT_PHRASE = 4.3764
+SHORT_ACRONYM = 9.8587
+SHORT_B = -14.8541
+SHORT_THRESHOLD = 0.375  # the best F1 on the fit phrases' candidates
 SHORT_BM25_CAP = 1.5
 # Under MIN_SPREAD_PAPERS stored papers the terms' document frequencies say little about how
 # rare a word is, so short phrases are scored by z alone (the same fit without the words):
 # (z coefficient, constant, threshold).
-SHORT_Z_ONLY = (1.5534, -7.4385, 0.075)
+SHORT_Z_ONLY = (1.4788, -6.0720, 0.15)
 # Below this many stored papers the spread is too noisy to measure; a typical one is used (the
 # median over the fit phrases on the arXiv listings).
 MIN_SPREAD_PAPERS = 200
@@ -65,10 +70,10 @@ class Calibration:
 
     Long queries: P = 1 / (1 + exp(-(a * cos + b))). Short queries, when the model has short
     terms: P = 1 / (1 + exp(-(short_a * z + short_bm25 * min(bm25, SHORT_BM25_CAP) +
-    short_coverage * coverage + short_b))), z = (cos - mean) / std over the query's cosines
-    with the stored papers, bm25 and coverage from ``LexicalIndex.matches``; without short
-    terms (a calibration file written before they existed) short queries use the cosine map
-    too.
+    short_coverage * coverage + short_phrase * phrase + short_acronym * acronym + short_b))),
+    z = (cos - mean) / std over the query's cosines with the stored papers, the rest from
+    ``index.word_match`` (phrase and acronym 1 or 0); without short terms (a calibration
+    file written before they existed) short queries use the cosine map too.
     """
 
     a: float
@@ -78,6 +83,8 @@ class Calibration:
     short_threshold: float = THRESHOLD
     short_bm25: float = 0.0
     short_coverage: float = 0.0
+    short_phrase: float = 0.0
+    short_acronym: float = 0.0
 
     def is_short(self, query: str) -> bool:
         """Whether ``query`` is scored by the short-query map: a topic phrase of at most
@@ -91,18 +98,19 @@ class Calibration:
         query: str,
         cos: float,
         spread: tuple[float, float],
-        lexical: tuple[float, float] = (0.0, 0.0),
+        lexical: WordMatch = NO_MATCH,
     ) -> float:
         """Calibrated probability that a paper with cosine ``cos`` to ``query`` is relevant;
         ``spread`` is (mean, std) of the query's cosines with the stored papers, ``lexical``
-        the paper's (bm25, coverage) for the query (read for short queries only)."""
+        how the paper holds the query's words (read for short queries only)."""
         if self.is_short(query):
             mean, std = spread
-            bm25, coverage = lexical
             return _sigmoid(
                 self.short_a * (cos - mean) / std
-                + self.short_bm25 * min(bm25, SHORT_BM25_CAP)
-                + self.short_coverage * coverage
+                + self.short_bm25 * min(lexical.bm25, SHORT_BM25_CAP)
+                + self.short_coverage * lexical.coverage
+                + self.short_phrase * float(lexical.phrase)
+                + self.short_acronym * float(lexical.acronym)
                 + self.short_b
             )
         return _sigmoid(self.a * cos + self.b)
@@ -110,7 +118,8 @@ class Calibration:
     @property
     def reads_words(self) -> bool:
         """Whether short queries' probabilities read the lexical features."""
-        return bool(self.short_bm25 or self.short_coverage)
+        words = (self.short_bm25, self.short_coverage, self.short_phrase, self.short_acronym)
+        return any(words)
 
     def for_store(self, papers: int) -> Calibration:
         """The calibration to use over a store of ``papers`` papers: this one, or under
@@ -125,6 +134,8 @@ class Calibration:
             short_threshold=threshold,
             short_bm25=0.0,
             short_coverage=0.0,
+            short_phrase=0.0,
+            short_acronym=0.0,
         )
 
     def threshold(self, query: str) -> float:
@@ -132,7 +143,17 @@ class Calibration:
         return self.short_threshold if self.is_short(query) else THRESHOLD
 
 
-BUNDLED = Calibration(A, B, SHORT_A, SHORT_B, SHORT_THRESHOLD, SHORT_BM25, SHORT_COVERAGE)
+BUNDLED = Calibration(
+    A,
+    B,
+    SHORT_A,
+    SHORT_B,
+    SHORT_THRESHOLD,
+    SHORT_BM25,
+    SHORT_COVERAGE,
+    SHORT_PHRASE,
+    SHORT_ACRONYM,
+)
 
 
 def _sigmoid(z: float) -> float:
@@ -159,7 +180,8 @@ def calibration(model_name: str, model_path: Path | None = None) -> tuple[Calibr
         fit = json.loads((model_path / CALIBRATION_FILE).read_text(encoding="utf-8"))
         if "short_a" in fit and "short_b" in fit:
             short = (float(fit["short_a"]), float(fit["short_b"]))
-            lexical = (float(fit.get("short_bm25", 0.0)), float(fit.get("short_coverage", 0.0)))
+            words = ("short_bm25", "short_coverage", "short_phrase", "short_acronym")
+            lexical = (float(fit.get(w, 0.0)) for w in words)
             return Calibration(
                 float(fit["a"]), float(fit["b"]), *short, float(fit["short_threshold"]), *lexical
             ), True

@@ -13,6 +13,7 @@ import numpy as np
 
 from sciseek.index.lexical import LexicalIndex
 from sciseek.index.vectors import DenseIndex
+from sciseek.index.word_match import NO_MATCH, WordMatch, word_matches
 from sciseek.storage.store import Store
 
 from .relevance import MIN_SPREAD_PAPERS, SPREAD_SAMPLE, TYPICAL_SPREAD, Calibration
@@ -67,13 +68,16 @@ class RelevanceScorer:
         for pid in paper_ids:
             r = rowids[pid]
             ok = r is not None and r in cos
-            lexical = words.get(r, (0.0, 0.0))
+            lexical = words.get(r, NO_MATCH)
             out.append(model.probability(query, cos[r], spread, lexical) if ok else None)
         return out
 
-    def words(self, query: str, paper_ids: Sequence[str]) -> dict[int, tuple[float, float]]:
-        """{row id: (bm25, coverage)} of the papers that hold some of the query's words."""
-        return self._lexical().matches(query, list(dict.fromkeys(paper_ids)))
+    def words(self, query: str, paper_ids: Sequence[str]) -> dict[int, WordMatch]:
+        """{row id: WordMatch} of the papers that hold some of the query's words."""
+        ids = list(dict.fromkeys(paper_ids))
+        rowids = [r for r in (self._store.rowid(pid) for pid in ids) if r is not None]
+        titles = {r: p.title for r, p in self._store.get_by_rowids(rowids).items()}
+        return word_matches(self._lexical(), query, ids, titles)
 
     def _rowid_sample(self) -> list[int]:
         """An evenly spread sample of SPREAD_SAMPLE stored papers' row ids (all of them in a
