@@ -28,6 +28,8 @@ from scipy.optimize import minimize
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from digest_quality import load_read  # noqa: E402
+
 from sciseek.search.relevance import SHORT_BM25_CAP  # noqa: E402
 
 KINDS = ("keyword", "liked", "description", "claim")
@@ -125,10 +127,7 @@ def read_labels(rows: list, path: Path) -> list:
     """The keyword rows of the phrases in the reading judgments ``path`` (phrase, paper,
     on_topic, part), labelled by reading: a pair of such a phrase outside the pool is not
     relevant, as in TREC pooling."""
-    lines = path.read_text(encoding="utf-8").splitlines()[1:]
-    judged = {(q, part): {} for q, _, _, part in (ln.split("\t") for ln in lines)}
-    for q, pid, on, part in (ln.split("\t") for ln in lines):
-        judged[(q, part)][pid] = int(on)
+    judged = load_read(path)
     out = []
     for r in rows:
         labels = judged.get((r[12], r[6])) if r[3] == "keyword" else None

@@ -201,8 +201,8 @@ def agreement(first: Path, second: Path) -> None:
     Cohen's kappa over the pairs both judged."""
 
     def labels(path: Path) -> dict[tuple[str, str], int]:
-        rows = (ln.split("\t") for ln in path.read_text(encoding="utf-8").splitlines()[1:])
-        return {(r[0], r[1]): int(r[2]) for r in rows}
+        judged = dq.load_read(path).items()
+        return {(q, pid): on for (q, _), papers in judged for pid, on in papers.items()}
 
     a, b = labels(first), labels(second)
     both = sorted(set(a) & set(b))

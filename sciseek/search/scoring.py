@@ -63,7 +63,7 @@ class RelevanceScorer:
         cos = dense.scores(qvec, [r for r in rowids.values() if r])
         short = model.is_short(query)
         spread = self.spread(qvec) if short else TYPICAL_SPREAD
-        words = self.words(query, paper_ids) if short and model.reads_words else {}
+        words = self._words(query, rowids) if short and model.reads_words else {}
         out: list[float | None] = []
         for pid in paper_ids:
             r = rowids[pid]
@@ -72,12 +72,12 @@ class RelevanceScorer:
             out.append(model.probability(query, cos[r], spread, lexical) if ok else None)
         return out
 
-    def words(self, query: str, paper_ids: Sequence[str]) -> dict[int, WordMatch]:
-        """{row id: WordMatch} of the papers that hold some of the query's words."""
-        ids = list(dict.fromkeys(paper_ids))
-        rowids = [r for r in (self._store.rowid(pid) for pid in ids) if r is not None]
-        titles = {r: p.title for r, p in self._store.get_by_rowids(rowids).items()}
-        return word_matches(self._lexical(), query, ids, titles)
+    def _words(self, query: str, rowids: dict[str, int | None]) -> dict[int, WordMatch]:
+        """{row id: WordMatch} of the papers ({paper id: row id}) that hold some of the
+        query's words."""
+        stored = [r for r in rowids.values() if r is not None]
+        titles = {r: p.title for r, p in self._store.get_by_rowids(stored).items()}
+        return word_matches(self._lexical(), query, list(rowids), titles)
 
     def _rowid_sample(self) -> list[int]:
         """An evenly spread sample of SPREAD_SAMPLE stored papers' row ids (all of them in a
